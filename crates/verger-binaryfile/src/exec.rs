@@ -1,0 +1,250 @@
+use crate::listing::{ListedFile, object_path};
+use crate::partition::{PartitionColumn, partition_value};
+use crate::progress::ScanProgress;
+use crate::schema::{CONTENT_INDEX, binary_file_schema};
+use crate::BinaryFileError;
+use bytes::Bytes;
+use datafusion::arrow::array::{ArrayRef, BinaryArray, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
+use futures::StreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+use std::fmt;
+use std::sync::Arc;
+use verger_config::VergerConfig;
+use verger_storage::{StorageLocation, object_store_for};
+
+/// Files read at once per partition: enough to hide S3 latency, few enough to bound memory.
+const CONCURRENT_READS: usize = 8;
+/// A batch closes at this many content bytes even below the session's batch size, so that a
+/// batch of large images stays a bounded amount of memory.
+const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads the files of a binaryFile scan: one partition per group of files.
+#[derive(Debug)]
+pub struct BinaryFileScanExec {
+    location: StorageLocation,
+    partition_columns: Vec<PartitionColumn>,
+    /// Indices into the table schema of the columns produced.
+    projection: Vec<usize>,
+    file_groups: Vec<Vec<ListedFile>>,
+    projected_schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl BinaryFileScanExec {
+    pub fn try_new(
+        location: StorageLocation,
+        partition_columns: Vec<PartitionColumn>,
+        projection: Vec<usize>,
+        file_groups: Vec<Vec<ListedFile>>,
+    ) -> Result<Self> {
+        let projected_schema = Arc::new(binary_file_schema(&partition_columns).project(&projection)?);
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&projected_schema)),
+            Partitioning::UnknownPartitioning(file_groups.len().max(1)),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Ok(Self { location, partition_columns, projection, file_groups, projected_schema, properties, metrics: ExecutionPlanMetricsSet::new() })
+    }
+
+    pub fn location(&self) -> &StorageLocation {
+        &self.location
+    }
+
+    pub fn partition_columns(&self) -> &[PartitionColumn] {
+        &self.partition_columns
+    }
+
+    pub fn projection(&self) -> &[usize] {
+        &self.projection
+    }
+
+    pub fn file_groups(&self) -> &[Vec<ListedFile>] {
+        &self.file_groups
+    }
+
+    fn reads_content(&self) -> bool {
+        self.projection.contains(&CONTENT_INDEX)
+    }
+}
+
+impl DisplayAs for BinaryFileScanExec {
+    fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let files: usize = self.file_groups.iter().map(Vec::len).sum();
+        let columns: Vec<&str> = self.projected_schema.fields().iter().map(|f| f.name().as_str()).collect();
+        write!(
+            f,
+            "BinaryFileScanExec: location={}, files={files}, partitions={}, projection=[{}]",
+            self.location,
+            self.file_groups.len(),
+            columns.join(", ")
+        )
+    }
+}
+
+/// One file's row before it joins a batch.
+struct FileRow {
+    file: ListedFile,
+    content: Option<Bytes>,
+}
+
+async fn read_file(store: Arc<dyn ObjectStore>, location: StorageLocation, file: ListedFile, read_content: bool, max_length: u64) -> Result<FileRow> {
+    if !read_content {
+        return Ok(FileRow { file, content: None });
+    }
+    let path = object_path(&file);
+    if file.size > max_length {
+        return Err(BinaryFileError::FileTooLong { path: location.spark_path(&path), length: file.size, max_length }.into());
+    }
+    let read_error = |source| BinaryFileError::Read { path: location.spark_path(&path), source };
+    let content = store.get(&path).await.map_err(read_error)?.bytes().await.map_err(read_error)?;
+    // The file may have grown since it was listed: the limit holds for what is read.
+    if content.len() as u64 > max_length {
+        return Err(BinaryFileError::FileTooLong { path: location.spark_path(&path), length: content.len() as u64, max_length }.into());
+    }
+    let mut file = file;
+    file.size = content.len() as u64;
+    Ok(FileRow { file, content: Some(content) })
+}
+
+struct BatchBuilder {
+    location: StorageLocation,
+    partition_columns: Vec<PartitionColumn>,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    time_zone: Option<String>,
+}
+
+impl BatchBuilder {
+    fn build(&self, rows: &[FileRow]) -> Result<RecordBatch> {
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.projection.len());
+        for &index in &self.projection {
+            let column: ArrayRef = match index {
+                0 => Arc::new(StringArray::from_iter_values(rows.iter().map(|r| self.location.spark_path(&object_path(&r.file))))),
+                1 => Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.file.modified_micros)).with_timezone("UTC")),
+                2 => Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.file.size as i64))),
+                CONTENT_INDEX => Arc::new(BinaryArray::from_iter(rows.iter().map(|r| r.content.as_deref()))),
+                partition => {
+                    let column = &self.partition_columns[partition - 4];
+                    let values = rows
+                        .iter()
+                        .map(|r| partition_value(&r.file.partition_values[partition - 4], column.data_type, self.time_zone.as_deref()))
+                        .collect::<Result<Vec<ScalarValue>, BinaryFileError>>()?;
+                    ScalarValue::iter_to_array(values)?
+                }
+            };
+            columns.push(column);
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
+        Ok(RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)?)
+    }
+}
+
+impl ExecutionPlan for BinaryFileScanExec {
+    fn name(&self) -> &str {
+        "BinaryFileScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.is_empty() {
+            Ok(self)
+        } else {
+            Err(DataFusionError::Internal("BinaryFileScanExec has no children".to_owned()))
+        }
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let files = self.file_groups.get(partition).cloned().unwrap_or_default();
+        let options = context.session_config().options();
+        let store = object_store_for(&self.location, options)?;
+        let max_length = VergerConfig::from_options(options).binary_file_max_length;
+        let batch_size = context.session_config().batch_size().max(1);
+        let read_content = self.reads_content();
+        let progress = context.session_config().get_extension::<ScanProgress>();
+        let files_read: Count = MetricBuilder::new(&self.metrics).counter("files_read", partition);
+        let bytes_read: Count = MetricBuilder::new(&self.metrics).counter("bytes_read", partition);
+        let builder = Arc::new(BatchBuilder {
+            location: self.location.clone(),
+            partition_columns: self.partition_columns.clone(),
+            projection: self.projection.clone(),
+            schema: Arc::clone(&self.projected_schema),
+            time_zone: options.execution.time_zone.clone(),
+        });
+
+        let location = self.location.clone();
+        let rows = futures::stream::iter(files)
+            .map(move |file| read_file(Arc::clone(&store), location.clone(), file, read_content, max_length))
+            .buffered(CONCURRENT_READS);
+        // Group rows into batches closed by row count or by content bytes, whichever first.
+        let batches = rows
+            .try_chunks_by_budget(batch_size, MAX_BATCH_BYTES)
+            .map(move |chunk| {
+                let rows = chunk?;
+                let bytes: u64 = rows.iter().map(|r| r.content.as_ref().map_or(0, |c| c.len() as u64)).sum();
+                files_read.add(rows.len());
+                bytes_read.add(bytes as usize);
+                if let Some(progress) = &progress {
+                    progress.add(rows.len() as u64, bytes);
+                }
+                builder.build(&rows)
+            });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.projected_schema), batches)))
+    }
+}
+
+/// Chunks a stream of rows by count and by content bytes.
+trait ChunkByBudget: futures::Stream<Item = Result<FileRow>> + Sized + Send + 'static {
+    fn try_chunks_by_budget(self, max_rows: usize, max_bytes: usize) -> futures::stream::BoxStream<'static, Result<Vec<FileRow>>> {
+        futures::stream::unfold((Box::pin(self), false), move |(mut rows, finished)| async move {
+            if finished {
+                return None;
+            }
+            let mut chunk = Vec::new();
+            let mut bytes = 0usize;
+            loop {
+                match rows.next().await {
+                    Some(Ok(row)) => {
+                        bytes += row.content.as_ref().map_or(0, Bytes::len);
+                        chunk.push(row);
+                        if chunk.len() >= max_rows || bytes >= max_bytes {
+                            return Some((Ok(chunk), (rows, false)));
+                        }
+                    }
+                    Some(Err(error)) => return Some((Err(error), (rows, true))),
+                    None if chunk.is_empty() => return None,
+                    None => return Some((Ok(chunk), (rows, true))),
+                }
+            }
+        })
+        .boxed()
+    }
+}
+
+impl<S: futures::Stream<Item = Result<FileRow>> + Sized + Send + 'static> ChunkByBudget for S {}

@@ -1,0 +1,147 @@
+//! The `verger` command.
+
+mod logging;
+mod output;
+mod progress;
+mod repl;
+mod sql;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use verger_cluster::{ExecutorOptions, SchedulerOptions};
+
+#[derive(Parser)]
+#[command(name = "verger", version, about = "Spark-compatible image pipelines on DataFusion and Ballista")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run SQL: statements from -c and -f in order, or an interactive shell when neither is given.
+    Sql(sql::SqlArgs),
+    /// Run a Ballista scheduler with verger's sources and functions.
+    Scheduler {
+        /// Address to bind. Keep 127.0.0.1 unless other machines must reach this one.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind_host: String,
+        #[arg(long, default_value_t = 50050)]
+        port: u16,
+        /// Host name executors and clients use to reach this scheduler.
+        #[arg(long, default_value = "localhost")]
+        external_host: String,
+    },
+    /// Run a Ballista executor with verger's sources and functions.
+    Executor {
+        /// Address to bind. Keep 127.0.0.1 unless other machines must reach this one.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind_host: String,
+        /// Host name the scheduler and other executors use to reach this executor.
+        #[arg(long)]
+        external_host: Option<String>,
+        /// Arrow Flight port (results and shuffles).
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// gRPC port (tasks).
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Scheduler as host:port.
+        #[arg(long, default_value = "localhost:50050")]
+        scheduler: String,
+        /// Task slots (default: number of cores).
+        #[arg(long)]
+        vcores: Option<usize>,
+        /// Directory for shuffle files.
+        #[arg(long)]
+        work_dir: Option<String>,
+        /// Seconds between heartbeats to the scheduler.
+        #[arg(long, default_value_t = 5)]
+        heartbeat_seconds: u64,
+    },
+    /// Write deterministic Fruits-360-like test images: OUT/<label>/<i>_100.jpg.
+    GenImages {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        labels: usize,
+        #[arg(long, default_value_t = 10)]
+        per_label: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let server = matches!(cli.command, Command::Scheduler { .. } | Command::Executor { .. });
+    logging::init(if server { "info" } else { "warn" });
+    verger_storage::register_secrets_from_env();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Planning deep queries recurses; Ballista's own binaries use the same stack size.
+        .thread_stack_size(32 * 1024 * 1024)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("Error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command));
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("Error: {}", verger_storage::redact(&error.to_string()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> datafusion::error::Result<ExitCode> {
+    match command {
+        Command::Sql(args) => sql::run(args).await,
+        Command::Scheduler { bind_host, port, external_host } => {
+            verger_cluster::run_scheduler(&SchedulerOptions { bind_host, port, external_host }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Executor { bind_host, external_host, port, grpc_port, scheduler, vcores, work_dir, heartbeat_seconds } => {
+            let (scheduler_host, scheduler_port) = parse_host_port(&scheduler)?;
+            let options = ExecutorOptions {
+                bind_host,
+                external_host,
+                port,
+                grpc_port,
+                scheduler_host,
+                scheduler_port,
+                vcores,
+                work_dir,
+                heartbeat_seconds,
+            };
+            verger_cluster::run_executor(&options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GenImages { out, labels, per_label, seed } => {
+            let generated = verger_imagegen::generate(&out, labels, per_label, seed)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            println!(
+                "wrote {} images ({} bytes) in {} labels under {}",
+                generated.files,
+                generated.bytes,
+                generated.labels.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn parse_host_port(text: &str) -> datafusion::error::Result<(String, u16)> {
+    let invalid = || datafusion::error::DataFusionError::Configuration(format!("expected host:port, got '{text}'"));
+    let (host, port) = text.rsplit_once(':').ok_or_else(invalid)?;
+    let port = port.parse().map_err(|_| invalid())?;
+    Ok((host.to_owned(), port))
+}

@@ -1,0 +1,128 @@
+use crate::{VergerLogicalCodec, VergerPhysicalCodec};
+use ballista::prelude::SessionContextExt;
+use ballista_core::extension::SessionConfigExt;
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::{SchedulerConfig, TaskDistributionPolicy};
+use ballista_scheduler::scheduler_process::start_server;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use verger::VergerObjectStoreRegistry;
+
+/// verger's session settings, upgraded for Ballista and carrying verger's codecs.
+pub fn verger_ballista_config() -> SessionConfig {
+    verger::session_config()
+        .upgrade_for_ballista()
+        .with_ballista_logical_extension_codec(Arc::new(VergerLogicalCodec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(VergerPhysicalCodec::default()))
+}
+
+/// A client session whose queries run on the Ballista scheduler at `url` (`df://host:port`).
+pub async fn remote_context(url: &str) -> Result<SessionContext> {
+    let state = verger::session_state_builder(verger_ballista_config())?.build();
+    let ctx = SessionContext::remote_with_state(url, state).await?;
+    // Ballista replaces the function list when it upgrades a state for remote use: register
+    // verger's functions again on the finished context.
+    verger::register_all(&ctx)?;
+    Ok(ctx)
+}
+
+fn ballista_error(error: ballista_core::error::BallistaError) -> DataFusionError {
+    DataFusionError::External(Box::new(error))
+}
+
+/// Where a scheduler listens.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// Address to bind; 127.0.0.1 unless a deployment asks for more.
+    pub bind_host: String,
+    pub port: u16,
+    /// Host name the executors and clients use to reach this scheduler.
+    pub external_host: String,
+}
+
+/// Ballista scheduler settings with verger's sessions and codecs.
+pub fn scheduler_config(options: &SchedulerOptions) -> SchedulerConfig {
+    let mut config = SchedulerConfig {
+        bind_host: options.bind_host.clone(),
+        bind_port: options.port,
+        external_host: options.external_host.clone(),
+        // Spread tasks over all executors rather than filling one first.
+        task_distribution: TaskDistributionPolicy::RoundRobin,
+        ..SchedulerConfig::default()
+    }
+    .with_override_config_producer(Arc::new(verger_ballista_config))
+    .with_override_session_builder(Arc::new(|config: SessionConfig| Ok(verger::session_state_builder(config)?.build())));
+    config.override_logical_codec = Some(Arc::new(VergerLogicalCodec::default()));
+    config.override_physical_codec = Some(Arc::new(VergerPhysicalCodec::default()));
+    config
+}
+
+/// Runs a scheduler until the process is stopped.
+pub async fn run_scheduler(options: &SchedulerOptions) -> Result<()> {
+    let address: SocketAddr = format!("{}:{}", options.bind_host, options.port)
+        .parse()
+        .map_err(|e| DataFusionError::Configuration(format!("invalid scheduler address {}:{}: {e}", options.bind_host, options.port)))?;
+    let config = scheduler_config(options);
+    let cluster = BallistaCluster::new_from_config(&config).await.map_err(ballista_error)?;
+    start_server(cluster, address, Arc::new(config)).await.map_err(ballista_error)
+}
+
+/// Where an executor listens and which scheduler it serves.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// Address to bind; 127.0.0.1 unless a deployment asks for more.
+    pub bind_host: String,
+    /// Host name the scheduler and other executors use to reach this one.
+    pub external_host: Option<String>,
+    /// Arrow Flight port (results and shuffles).
+    pub port: u16,
+    /// gRPC port (tasks).
+    pub grpc_port: u16,
+    pub scheduler_host: String,
+    pub scheduler_port: u16,
+    /// Task slots; the number of cores when unset.
+    pub vcores: Option<usize>,
+    /// Directory for shuffle files; a temporary one when unset.
+    pub work_dir: Option<String>,
+    /// Seconds between heartbeats to the scheduler.
+    pub heartbeat_seconds: u64,
+}
+
+/// Ballista executor settings with verger's sessions, functions, object stores and codecs.
+pub fn executor_config(options: &ExecutorOptions) -> Result<ExecutorProcessConfig> {
+    let state = verger::session_state_builder(verger_ballista_config())?.build();
+    let defaults = ExecutorProcessConfig::default();
+    Ok(ExecutorProcessConfig {
+        bind_host: options.bind_host.clone(),
+        external_host: options.external_host.clone(),
+        port: options.port,
+        grpc_port: options.grpc_port,
+        scheduler_host: options.scheduler_host.clone(),
+        scheduler_port: options.scheduler_port,
+        // Executors may start before their scheduler: keep trying for a while.
+        scheduler_connect_timeout_seconds: 60,
+        vcores: options.vcores.unwrap_or(defaults.vcores),
+        work_dir: options.work_dir.clone(),
+        executor_heartbeat_interval_seconds: options.heartbeat_seconds,
+        print_thread_info: false,
+        override_config_producer: Some(Arc::new(verger_ballista_config)),
+        override_runtime_producer: Some(Arc::new(|_config: &SessionConfig| {
+            RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(VergerObjectStoreRegistry::new())).build_arc()
+        })),
+        override_function_registry: Some(Arc::new(BallistaFunctionRegistry::from(&state))),
+        override_logical_codec: Some(Arc::new(VergerLogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(VergerPhysicalCodec::default())),
+        ..defaults
+    })
+}
+
+/// Runs an executor until the process is stopped.
+pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
+    let config = executor_config(options)?;
+    start_executor_process(Arc::new(config)).await.map_err(ballista_error)
+}

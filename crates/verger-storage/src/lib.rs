@@ -1,0 +1,23 @@
+//! Object stores for verger.
+//!
+//! Every verger source resolves its files through this crate, in every process of a cluster:
+//! a [`StorageLocation`] names a local directory or an S3 prefix exactly as the user wrote it,
+//! and [`object_store_for`] returns the store for it, configured from the session's `s3.*`
+//! settings ([`S3Options`]), then the process environment (`AWS_*` variables), then an AWS
+//! profile file, then the instance role — the standard AWS credential order.
+//!
+//! Secrets set anywhere ([`Secret`]) are remembered so that [`redact`] can blank them out of
+//! any text before it reaches a log or an error message.
+
+mod error;
+mod location;
+mod profile;
+mod registry;
+mod s3;
+mod secret;
+
+pub use error::StorageError;
+pub use location::{Scheme, StorageLocation};
+pub use registry::{VergerObjectStoreRegistry, object_store_for};
+pub use s3::S3Options;
+pub use secret::{Secret, redact, register_secret, register_secrets_from_env};

@@ -1,0 +1,109 @@
+//! verger as a library.
+//!
+//! ```no_run
+//! # async fn demo() -> datafusion::error::Result<()> {
+//! let ctx = verger::session_context();
+//! ctx.sql("CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION 'data/fruits' \
+//!          OPTIONS ('pathGlobFilter' '*.jpg', 'recursiveFileLookup' 'true')").await?;
+//! ctx.sql("SELECT element_at(split(path, '/'), -2) AS label, length FROM images").await?.show().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`session_context`] is the one call: a DataFusion `SessionContext` with the binaryFile
+//! source, Spark's functions and verger's settings. The same pieces ([`session_config`],
+//! [`register_all`], [`scalar_functions`]) configure the client, scheduler and executor
+//! sessions of a Ballista cluster (crate `verger-cluster`).
+
+use async_trait::async_trait;
+use datafusion::dataframe::DataFrame;
+use datafusion::error::Result;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::ScalarUDF;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use std::sync::Arc;
+
+pub use verger_binaryfile::{BINARY_FILE_FORMAT, BinaryFileOptions, BinaryFileTable, BinaryFileTableFactory, ScanProgress};
+pub use verger_config::VergerConfig;
+pub use verger_storage::{S3Options, VergerObjectStoreRegistry, redact};
+
+/// verger's session settings on top of DataFusion's defaults:
+/// - the `verger.*` and `s3.*` setting namespaces;
+/// - ANSI mode on (`datafusion.execution.enable_ansi_mode`), as in Spark 4;
+/// - identifiers kept as written (`SELECT modificationTime` finds Spark's column);
+/// - `information_schema` on, for `SHOW` statements.
+pub fn session_config() -> SessionConfig {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_option_extension(VergerConfig::default())
+        .with_option_extension(S3Options::default());
+    config.options_mut().execution.enable_ansi_mode = true;
+    config.options_mut().sql_parser.enable_ident_normalization = false;
+    config
+}
+
+/// Every scalar function a verger session has beyond DataFusion's: Spark's
+/// (`datafusion-spark` plus verger's Spark-exact ones).
+pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    verger_spark::all_spark_functions()
+}
+
+/// Registers verger's functions and its `BINARYFILE` table format on `ctx`.
+pub fn register_all(ctx: &SessionContext) -> Result<()> {
+    for function in scalar_functions() {
+        ctx.register_udf(function.as_ref().clone());
+    }
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    state.table_factories_mut().insert(BINARY_FILE_FORMAT.to_owned(), Arc::new(BinaryFileTableFactory));
+    Ok(())
+}
+
+/// A `SessionStateBuilder` with verger's settings `config`, object stores, functions and
+/// table format: the base of every verger session, embedded or in a cluster.
+pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilder> {
+    let runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(VergerObjectStoreRegistry::new())).build_arc()?;
+    let mut builder = SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
+    if let Some(functions) = builder.scalar_functions() {
+        functions.extend(scalar_functions());
+    }
+    if let Some(factories) = builder.table_factories() {
+        factories.insert(BINARY_FILE_FORMAT.to_owned(), Arc::new(BinaryFileTableFactory));
+    }
+    Ok(builder)
+}
+
+/// The one call: an embedded `SessionContext` with every verger source and function.
+pub fn session_context() -> SessionContext {
+    session_context_with_config(session_config())
+}
+
+/// [`session_context`] with settings of your own (start from [`session_config`]).
+pub fn session_context_with_config(config: SessionConfig) -> SessionContext {
+    match session_state_builder(config.clone()) {
+        Ok(builder) => SessionContext::new_with_state(builder.build()),
+        // Building a runtime with verger's registry does not fail; keep the session usable if
+        // it ever does, with DataFusion's default registry and verger's functions.
+        Err(_) => {
+            let ctx = SessionContext::new_with_config(config);
+            let _ = register_all(&ctx);
+            ctx
+        }
+    }
+}
+
+/// Reading binary files from a `SessionContext`, as `spark.read.format("binaryFile")` does.
+#[async_trait]
+pub trait BinaryFileReadExt {
+    /// A DataFrame of the files under `location` (local path, `file:`, `s3://`, `s3a://`).
+    async fn read_binary_files(&self, location: &str, options: BinaryFileOptions) -> Result<DataFrame>;
+}
+
+#[async_trait]
+impl BinaryFileReadExt for SessionContext {
+    async fn read_binary_files(&self, location: &str, options: BinaryFileOptions) -> Result<DataFrame> {
+        let state = self.state();
+        let table = BinaryFileTable::try_new(&state, location, options).await?;
+        self.read_table(Arc::new(table))
+    }
+}
