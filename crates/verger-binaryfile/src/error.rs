@@ -31,8 +31,10 @@ pub enum BinaryFileError {
     Codec(String),
 }
 
+/// Carried as text: Ballista reports a failed task with the error's `Debug` form, in which
+/// a message string reads as well as it does here.
 impl From<BinaryFileError> for DataFusionError {
     fn from(error: BinaryFileError) -> Self {
-        DataFusionError::External(Box::new(error))
+        DataFusionError::Execution(error.to_string())
     }
 }

@@ -44,7 +44,7 @@ impl BinaryFileOptions {
                 }
                 "modifiedbefore" => parsed.modified_before = Some(value.clone()),
                 "modifiedafter" => parsed.modified_after = Some(value.clone()),
-                _ => return Err(BinaryFileError::UnknownOption(key.clone())),
+                _ => return Err(BinaryFileError::UnknownOption(bare.to_owned())),
             }
         }
         parsed.validate()?;

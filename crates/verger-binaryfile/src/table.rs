@@ -4,7 +4,7 @@ use crate::partition::PartitionColumn;
 use crate::schema::{CONTENT, binary_file_schema};
 use crate::{BinaryFileError, BinaryFileOptions};
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, BinaryArray, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, ScalarValue, exec_err, plan_err};
@@ -81,7 +81,10 @@ impl BinaryFileTable {
                 return exec_err!("filter {filter} did not evaluate to a boolean");
             };
             // NULL counts as false, as in a WHERE clause.
-            let result = datafusion::arrow::compute::prep_null_mask_filter(result);
+            let result = match result.nulls() {
+                Some(nulls) => BooleanArray::new(result.values() & nulls.inner(), None),
+                None => result.clone(),
+            };
             keep = datafusion::arrow::compute::and(&keep, &result)?;
         }
         Ok(files.into_iter().zip(keep.iter()).filter_map(|(file, keep)| keep.unwrap_or(false).then_some(file)).collect())

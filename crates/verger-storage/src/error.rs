@@ -19,8 +19,9 @@ pub enum StorageError {
     S3Config { bucket: String, source: object_store::Error },
 }
 
+/// Carried as text, which reads the same through Ballista's error reports.
 impl From<StorageError> for DataFusionError {
     fn from(error: StorageError) -> Self {
-        DataFusionError::External(Box::new(error))
+        DataFusionError::Execution(error.to_string())
     }
 }

@@ -14,6 +14,8 @@
 //! [`register_all`], [`scalar_functions`]) configure the client, scheduler and executor
 //! sessions of a Ballista cluster (crate `verger-cluster`).
 
+mod functions;
+
 use async_trait::async_trait;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::Result;
@@ -48,13 +50,25 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     verger_spark::all_spark_functions()
 }
 
-/// Registers verger's functions and its `BINARYFILE` table format on `ctx`.
+/// Registers verger's functions and its `BINARYFILE` table format on `ctx`, over whatever
+/// functions it has, so that each name is claimed by one function only.
 pub fn register_all(ctx: &SessionContext) -> Result<()> {
-    for function in scalar_functions() {
-        ctx.register_udf(function.as_ref().clone());
-    }
+    use datafusion::execution::FunctionRegistry;
     let state = ctx.state_ref();
     let mut state = state.write();
+    let mut current: Vec<Arc<ScalarUDF>> = Vec::new();
+    for function in state.scalar_functions().values() {
+        if !current.iter().any(|f| Arc::ptr_eq(f, function)) {
+            current.push(Arc::clone(function));
+        }
+    }
+    let names: Vec<String> = state.scalar_functions().keys().cloned().collect();
+    for name in names {
+        state.deregister_udf(&name)?;
+    }
+    for function in functions::merge_functions(current, scalar_functions()) {
+        state.register_udf(function)?;
+    }
     state.table_factories_mut().insert(BINARY_FILE_FORMAT.to_owned(), Arc::new(BinaryFileTableFactory));
     Ok(())
 }
@@ -64,9 +78,8 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
 pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilder> {
     let runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(VergerObjectStoreRegistry::new())).build_arc()?;
     let mut builder = SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
-    if let Some(functions) = builder.scalar_functions() {
-        functions.extend(scalar_functions());
-    }
+    let defaults = builder.scalar_functions().take().unwrap_or_default();
+    *builder.scalar_functions() = Some(functions::merge_functions(defaults, scalar_functions()));
     if let Some(factories) = builder.table_factories() {
         factories.insert(BINARY_FILE_FORMAT.to_owned(), Arc::new(BinaryFileTableFactory));
     }

@@ -1,0 +1,115 @@
+//! A verger cluster — one scheduler and N executors — started from the `verger` binary as
+//! separate processes on 127.0.0.1 with free ports, exactly as `docker/docker-compose.yml`
+//! runs them. Dropping the handle kills and reaps every process.
+
+use super::{free_port, wait_for_port};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const VERGER: &str = env!("CARGO_BIN_EXE_verger");
+
+pub struct Cluster {
+    processes: Vec<(String, Child)>,
+    logs: tempfile::TempDir,
+    pub scheduler_port: u16,
+}
+
+impl Cluster {
+    /// Starts a scheduler and `executors` executors; `env` is added to their environment.
+    pub fn start(executors: usize, env: &[(&str, &str)]) -> Cluster {
+        let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("log dir: {e}"));
+        let scheduler_port = free_port();
+        let mut cluster = Cluster { processes: vec![], logs, scheduler_port };
+        cluster.spawn("scheduler", &["scheduler", "--port", &scheduler_port.to_string()], env);
+        wait_for_port(scheduler_port, "the scheduler", Duration::from_secs(30));
+        for index in 0..executors {
+            let (flight, grpc) = (free_port(), free_port());
+            let work_dir = cluster.logs.path().join(format!("work-{index}"));
+            let _ = std::fs::create_dir_all(&work_dir);
+            let args = [
+                "executor".to_owned(),
+                "--port".to_owned(),
+                flight.to_string(),
+                "--grpc-port".to_owned(),
+                grpc.to_string(),
+                "--scheduler".to_owned(),
+                format!("127.0.0.1:{scheduler_port}"),
+                "--vcores".to_owned(),
+                "2".to_owned(),
+                "--work-dir".to_owned(),
+                work_dir.display().to_string(),
+            ];
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cluster.spawn(&format!("executor-{index}"), &args, env);
+        }
+        for index in 0..executors {
+            cluster.wait_for_log(&format!("executor-{index}"), "Connected to scheduler", Duration::from_secs(60));
+        }
+        cluster
+    }
+
+    pub fn url(&self) -> String {
+        format!("df://127.0.0.1:{}", self.scheduler_port)
+    }
+
+    fn log_path(&self, name: &str) -> PathBuf {
+        self.logs.path().join(format!("{name}.log"))
+    }
+
+    fn spawn(&mut self, name: &str, args: &[&str], env: &[(&str, &str)]) {
+        let log = std::fs::File::create(self.log_path(name)).unwrap_or_else(|e| panic!("log file: {e}"));
+        let err = log.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
+        let mut command = Command::new(VERGER);
+        command.args(args).stdin(Stdio::null()).stdout(log).stderr(err).env("RUST_LOG", "info");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().unwrap_or_else(|e| panic!("could not start {VERGER} {args:?}: {e}"));
+        self.processes.push((name.to_owned(), child));
+    }
+
+    /// Everything the process `name` logged so far.
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
+    }
+
+    /// All the logs, for failure messages.
+    pub fn all_logs(&self) -> String {
+        self.processes.iter().map(|(name, _)| format!("==== {name}\n{}", self.log(name))).collect()
+    }
+
+    fn wait_for_log(&mut self, name: &str, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log(name).contains(needle) {
+                return;
+            }
+            let exited = self.processes.iter_mut().find_map(|(process, child)| {
+                child.try_wait().ok().flatten().map(|status| format!("{process} exited ({status})"))
+            });
+            if let Some(exited) = exited {
+                panic!("{exited} while starting:\n{}", self.all_logs());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{name} did not log '{needle}' within {timeout:?}:\n{}", self.all_logs());
+    }
+
+    /// Kills one process now (to simulate a crash).
+    pub fn kill(&mut self, name: &str) {
+        if let Some((_, child)) = self.processes.iter_mut().find(|(n, _)| n == name) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for (_, child) in self.processes.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
