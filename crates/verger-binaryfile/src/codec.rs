@@ -3,10 +3,11 @@
 //! with its own tag so that a codec chain can tell it from anything else.
 
 use crate::exec::BinaryFileScanExec;
-use crate::listing::ListedFile;
 use crate::partition::PartitionColumn;
 use crate::{BinaryFileError, BinaryFileOptions, BinaryFileTable};
 use datafusion::error::Result;
+use datafusion::physical_plan::ExecutionPlan;
+use std::sync::Arc;
 use verger_storage::StorageLocation;
 
 const TABLE_TAG: &[u8] = b"verger.binaryfile.table.v1\0";
@@ -19,12 +20,12 @@ struct TableNode {
     partition_columns: Vec<PartitionColumn>,
 }
 
+/// The scan without its input: the file list travels as an ordinary child plan.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ScanNode {
     location: StorageLocation,
     partition_columns: Vec<PartitionColumn>,
     projection: Vec<usize>,
-    file_groups: Vec<Vec<ListedFile>>,
 }
 
 fn encode<T: serde::Serialize>(tag: &[u8], node: &T, buf: &mut Vec<u8>) -> Result<()> {
@@ -57,13 +58,17 @@ pub fn encode_scan(scan: &BinaryFileScanExec, buf: &mut Vec<u8>) -> Result<()> {
         location: scan.location().clone(),
         partition_columns: scan.partition_columns().to_vec(),
         projection: scan.projection().to_vec(),
-        file_groups: scan.file_groups().to_vec(),
     };
     encode(SCAN_TAG, &node, buf)
 }
 
-/// `None` when `buf` is not a binaryFile scan.
-pub fn decode_scan(buf: &[u8]) -> Option<Result<BinaryFileScanExec>> {
-    decode::<ScanNode>(SCAN_TAG, buf)
-        .map(|node| node.and_then(|n| BinaryFileScanExec::try_new(n.location, n.partition_columns, n.projection, n.file_groups)))
+/// `None` when `buf` is not a binaryFile scan; `input` is its decoded file list.
+pub fn decode_scan(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Option<Result<BinaryFileScanExec>> {
+    decode::<ScanNode>(SCAN_TAG, buf).map(|node| {
+        let node = node?;
+        let [input] = inputs else {
+            return Err(BinaryFileError::Codec(format!("a binaryFile scan has one input, got {}", inputs.len())).into());
+        };
+        BinaryFileScanExec::try_new(node.location, node.partition_columns, node.projection, Arc::clone(input))
+    })
 }

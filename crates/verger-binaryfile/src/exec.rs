@@ -1,3 +1,4 @@
+use crate::file_list::{file_list_schema, from_batch};
 use crate::listing::{ListedFile, object_path};
 use crate::partition::{PartitionColumn, partition_value};
 use crate::progress::ScanProgress;
@@ -15,7 +16,7 @@ use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::fmt;
 use std::sync::Arc;
@@ -28,14 +29,15 @@ const CONCURRENT_READS: usize = 8;
 /// batch of large images stays a bounded amount of memory.
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
-/// Reads the files of a binaryFile scan: one partition per group of files.
+/// Reads the files named by its input (a file list, see `file_list`): one output row per
+/// file, with the projected columns. Partition `i` reads the files of input partition `i`.
 #[derive(Debug)]
 pub struct BinaryFileScanExec {
     location: StorageLocation,
     partition_columns: Vec<PartitionColumn>,
     /// Indices into the table schema of the columns produced.
     projection: Vec<usize>,
-    file_groups: Vec<Vec<ListedFile>>,
+    input: Arc<dyn ExecutionPlan>,
     projected_schema: SchemaRef,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
@@ -46,16 +48,23 @@ impl BinaryFileScanExec {
         location: StorageLocation,
         partition_columns: Vec<PartitionColumn>,
         projection: Vec<usize>,
-        file_groups: Vec<Vec<ListedFile>>,
+        input: Arc<dyn ExecutionPlan>,
     ) -> Result<Self> {
+        let expected = file_list_schema(partition_columns.len());
+        if input.schema().fields() != expected.fields() {
+            return Err(DataFusionError::Internal(format!(
+                "BinaryFileScanExec needs a file list input of schema {expected:?}, got {:?}",
+                input.schema()
+            )));
+        }
         let projected_schema = Arc::new(binary_file_schema(&partition_columns).project(&projection)?);
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&projected_schema)),
-            Partitioning::UnknownPartitioning(file_groups.len().max(1)),
+            Partitioning::UnknownPartitioning(input.properties().output_partitioning().partition_count()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
-        Ok(Self { location, partition_columns, projection, file_groups, projected_schema, properties, metrics: ExecutionPlanMetricsSet::new() })
+        Ok(Self { location, partition_columns, projection, input, projected_schema, properties, metrics: ExecutionPlanMetricsSet::new() })
     }
 
     pub fn location(&self) -> &StorageLocation {
@@ -70,10 +79,6 @@ impl BinaryFileScanExec {
         &self.projection
     }
 
-    pub fn file_groups(&self) -> &[Vec<ListedFile>] {
-        &self.file_groups
-    }
-
     fn reads_content(&self) -> bool {
         self.projection.contains(&CONTENT_INDEX)
     }
@@ -81,15 +86,8 @@ impl BinaryFileScanExec {
 
 impl DisplayAs for BinaryFileScanExec {
     fn fmt_as(&self, _format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let files: usize = self.file_groups.iter().map(Vec::len).sum();
         let columns: Vec<&str> = self.projected_schema.fields().iter().map(|f| f.name().as_str()).collect();
-        write!(
-            f,
-            "BinaryFileScanExec: location={}, files={files}, partitions={}, projection=[{}]",
-            self.location,
-            self.file_groups.len(),
-            columns.join(", ")
-        )
+        write!(f, "BinaryFileScanExec: location={}, projection=[{}]", self.location, columns.join(", "))
     }
 }
 
@@ -161,18 +159,27 @@ impl ExecutionPlan for BinaryFileScanExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        vec![&self.input]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        // The file list is already spread over partitions by size.
+        vec![false]
     }
 
     fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
         Ok(TreeNodeRecursion::Continue)
     }
 
-    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            Err(DataFusionError::Internal("BinaryFileScanExec has no children".to_owned()))
+    fn with_new_children(self: Arc<Self>, mut children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        match (children.pop(), children.is_empty()) {
+            (Some(input), true) => Ok(Arc::new(BinaryFileScanExec::try_new(
+                self.location.clone(),
+                self.partition_columns.clone(),
+                self.projection.clone(),
+                input,
+            )?)),
+            _ => Err(DataFusionError::Internal("BinaryFileScanExec takes exactly one input".to_owned())),
         }
     }
 
@@ -181,7 +188,13 @@ impl ExecutionPlan for BinaryFileScanExec {
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        let files = self.file_groups.get(partition).cloned().unwrap_or_default();
+        let partition_columns = self.partition_columns.len();
+        let files = self
+            .input
+            .execute(partition, Arc::clone(&context))?
+            .map(move |batch| batch.and_then(|b| from_batch(&b, partition_columns)))
+            .map_ok(|files| futures::stream::iter(files.into_iter().map(Ok::<ListedFile, DataFusionError>)))
+            .try_flatten();
         let options = context.session_config().options();
         let store = object_store_for(&self.location, options)?;
         let max_length = VergerConfig::from_options(options).binary_file_max_length;
@@ -199,8 +212,11 @@ impl ExecutionPlan for BinaryFileScanExec {
         });
 
         let location = self.location.clone();
-        let rows = futures::stream::iter(files)
-            .map(move |file| read_file(Arc::clone(&store), location.clone(), file, read_content, max_length))
+        let rows = files
+            .map(move |file| {
+                let (store, location) = (Arc::clone(&store), location.clone());
+                async move { read_file(store, location, file?, read_content, max_length).await }
+            })
             .buffered(CONCURRENT_READS);
         // Group rows into batches closed by row count or by content bytes, whichever first.
         let batches = rows

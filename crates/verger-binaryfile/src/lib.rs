@@ -14,6 +14,7 @@ pub mod codec;
 mod error;
 mod exec;
 mod factory;
+mod file_list;
 mod glob;
 mod listing;
 mod options;

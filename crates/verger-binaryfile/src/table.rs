@@ -1,4 +1,5 @@
 use crate::exec::BinaryFileScanExec;
+use crate::file_list::file_list_exec;
 use crate::listing::{ListedFile, list_files};
 use crate::partition::PartitionColumn;
 use crate::schema::{CONTENT, binary_file_schema};
@@ -170,7 +171,8 @@ impl TableProvider for BinaryFileTable {
         }
         let projection = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
         let groups = balance(files, state.config().target_partitions());
-        Ok(Arc::new(BinaryFileScanExec::try_new(self.location.clone(), self.partition_columns.clone(), projection, groups)?))
+        let file_list = file_list_exec(&groups, self.partition_columns.len(), state.config().batch_size())?;
+        Ok(Arc::new(BinaryFileScanExec::try_new(self.location.clone(), self.partition_columns.clone(), projection, file_list)?))
     }
 }
 

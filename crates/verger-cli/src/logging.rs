@@ -13,7 +13,7 @@ pub fn init(default_level: &str) {
                 buf.timestamp_millis(),
                 record.level(),
                 record.target(),
-                verger_storage::redact(&line)
+                verger_storage::redact_log_line(&line)
             )
         })
         .try_init();

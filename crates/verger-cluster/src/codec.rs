@@ -71,7 +71,7 @@ impl PhysicalExtensionCodec for VergerPhysicalCodec {
         ctx: &TaskContext,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if let Some(scan) = codec::decode_scan(buf) {
+        if let Some(scan) = codec::decode_scan(buf, inputs) {
             return Ok(Arc::new(scan?));
         }
         self.ballista.try_decode(buf, inputs, ctx, proto_converter)

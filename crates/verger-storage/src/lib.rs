@@ -20,4 +20,4 @@ pub use error::StorageError;
 pub use location::{Scheme, StorageLocation};
 pub use registry::{VergerObjectStoreRegistry, object_store_for};
 pub use s3::S3Options;
-pub use secret::{Secret, redact, register_secret, register_secrets_from_env};
+pub use secret::{Secret, redact, redact_log_line, register_secret, register_secrets_from_env};

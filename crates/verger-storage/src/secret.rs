@@ -48,6 +48,22 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// Setting names whose values are credentials, however a library spells the line.
+const SENSITIVE_KEYS: [&str; 3] = ["secret_access_key", "session_token", "access_key_id"];
+
+/// [`redact`] for a log line, which may also print a credential before verger has seen it
+/// (e.g. a setting logged on arrival): after the name of a credential setting, the rest of
+/// the line is blanked.
+pub fn redact_log_line(line: &str) -> Cow<'_, str> {
+    let redacted = redact(line);
+    let lower = redacted.to_ascii_lowercase();
+    let cut = SENSITIVE_KEYS.iter().filter_map(|key| lower.find(key).map(|at| at + key.len())).min();
+    match cut {
+        Some(at) => Cow::Owned(format!("{} {REDACTED}", &redacted[..at])),
+        None => redacted,
+    }
+}
+
 /// A credential: its `Debug` and `Display` never show the value.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Secret(String);
@@ -88,6 +104,13 @@ mod tests {
         let text = "failed with key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY in header";
         assert_eq!(redact(text), "failed with key **** in header");
         assert_eq!(redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn log_lines_lose_what_follows_a_credential_setting() {
+        let line = "setting up configuration key: `s3.secret_access_key`, value: `not-yet-known`";
+        assert_eq!(redact_log_line(line), "setting up configuration key: `s3.secret_access_key ****");
+        assert_eq!(redact_log_line("Job finished"), "Job finished");
     }
 
     #[test]

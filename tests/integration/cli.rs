@@ -1,0 +1,106 @@
+//! The `verger` command as a user runs it.
+
+use crate::support::cluster::VERGER;
+use crate::support::fixtures::Fixtures;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn verger(args: &[&str]) -> Output {
+    Command::new(VERGER).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{VERGER}: {e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn formats_results_as_table_csv_json_and_ndjson() {
+    let sql = "SELECT 1 AS n, 'Apple Braeburn' AS label UNION ALL SELECT 2, NULL ORDER BY n";
+    let table = verger(&["sql", "-q", "-c", sql]);
+    assert!(table.status.success(), "{}", text(&table.stderr));
+    assert!(text(&table.stdout).contains("| 1 | Apple Braeburn |"), "{}", text(&table.stdout));
+
+    let csv = verger(&["sql", "-q", "--format", "csv", "-c", sql]);
+    assert_eq!(text(&csv.stdout), "n,label\n1,Apple Braeburn\n2,\n");
+
+    let json = verger(&["sql", "-q", "--format", "json", "-c", sql]);
+    assert_eq!(text(&json.stdout).trim(), r#"[{"n":1,"label":"Apple Braeburn"},{"n":2}]"#);
+
+    let ndjson = verger(&["sql", "-q", "--format", "ndjson", "-c", sql]);
+    assert_eq!(text(&ndjson.stdout), "{\"n\":1,\"label\":\"Apple Braeburn\"}\n{\"n\":2}\n");
+}
+
+#[test]
+fn runs_files_of_several_statements_with_variables() {
+    let fixtures = Fixtures::build();
+    let script = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        script.path(),
+        "-- the seeds' read\nCREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION '${input}'\n  OPTIONS ('pathGlobFilter' '*.jpg', 'recursiveFileLookup' 'true');\n\
+         SELECT element_at(split(path, '/'), -2) AS label, count(*) AS n FROM images GROUP BY 1 ORDER BY 1;\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let input = format!("input={}", fixtures.path("fruits").display());
+    let out = verger(&["sql", "--format", "csv", "--var", &input, "-f", &script.path().display().to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "label,n\nApple Braeburn,2\nBanana,1\n\"Café #1 %20 [x],+\",1\nextra_level,1\nfruits,1\n"
+    );
+    assert!(text(&out.stderr).contains("5 rows in"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn errors_are_clear_and_exit_non_zero() {
+    let out = verger(&["sql", "-c", "SELECT element_at([1, 2], 0)"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("Error: ") && text(&out.stderr).contains("INVALID_INDEX_OF_ZERO"), "{}", text(&out.stderr));
+
+    let out = verger(&["sql", "-c", "SELECT 1; SELECT nope; SELECT 3"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!text(&out.stdout).contains('3'), "stops at the first error");
+
+    let out = verger(&["sql", "-f", "/no/such/file.sql"]);
+    assert!(text(&out.stderr).contains("could not read /no/such/file.sql"), "{}", text(&out.stderr));
+
+    let out = verger(&["sql", "-c", "SELECT '${missing}'"]);
+    assert!(text(&out.stderr).contains("--var missing"), "{}", text(&out.stderr));
+
+    let out = verger(&["sql", "--set", "verger.binary_file.max_length=-5", "-c", "SELECT 1"]);
+    assert!(text(&out.stderr).contains("verger.binary_file.max_length"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn the_shell_reads_statements_across_lines() {
+    let mut child = Command::new(VERGER)
+        .args(["sql", "--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(stdin) = child.stdin.as_mut() {
+        stdin.write_all(b"SELECT 40 +\n 2 AS answer;\nSELECT nope;\nSELECT 'still here' AS s;\n").unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("answer\n42\n"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("Error: "), "an error is reported and the shell goes on");
+    assert!(text(&out.stdout).contains("still here"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn gen_images_is_deterministic_and_fruits_360_like() {
+    let (a, b) = (tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")), tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    for dir in [&a, &b] {
+        let out = verger(&["gen-images", "--out", &dir.path().display().to_string(), "--labels", "3", "--per-label", "2", "--seed", "7"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("wrote 6 images"), "{}", text(&out.stdout));
+    }
+    for relative in ["Apple Braeburn/0_100.jpg", "Apricot/1_100.jpg"] {
+        let (x, y) = (std::fs::read(a.path().join(relative)), std::fs::read(b.path().join(relative)));
+        assert!(x.is_ok() && x.ok() == y.ok(), "{relative} differs between runs");
+    }
+    let out = verger(&["gen-images", "--out", &a.path().display().to_string(), "--labels", "0"]);
+    assert!(!out.status.success() && text(&out.stderr).contains("--labels must be at least 1"));
+}
