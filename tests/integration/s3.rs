@@ -78,6 +78,25 @@ async fn reads_a_bucket_embedded_and_on_the_cluster() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn gen_images_writes_to_a_bucket() {
+    let moto = Moto::start();
+    moto.create_bucket("generated");
+    let out = std::process::Command::new(crate::support::cluster::VERGER)
+        .args(["gen-images", "--out", "s3://generated/fruits", "--labels", "2", "--per-label", "3"])
+        .envs(moto.environment())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ctx = verger::session_context();
+    set(&ctx, &moto.session_settings()).await;
+    ctx.sql("CREATE EXTERNAL TABLE g STORED AS BINARYFILE LOCATION 's3://generated/fruits' OPTIONS ('recursiveFileLookup' 'true')")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let summary = rows(&ctx, SUMMARY.replace("images", "g").as_str()).await;
+    assert!(summary.contains("| Apple Braeburn     | 3 ") && summary.contains("| Apple Granny Smith | 3 "), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn credentials_never_show_in_errors_explain_or_logs() {
     let (moto, _images) = bucket_with_images().await;
     // Trace logging on the cluster: Ballista then logs every setting it receives.

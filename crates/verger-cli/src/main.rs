@@ -62,8 +62,9 @@ enum Command {
     },
     /// Write deterministic Fruits-360-like test images: OUT/<label>/<i>_100.jpg.
     GenImages {
+        /// A local directory, or s3://bucket/prefix (S3 settings from the AWS_* environment).
         #[arg(long)]
-        out: PathBuf,
+        out: String,
         #[arg(long, default_value_t = 4)]
         labels: usize,
         #[arg(long, default_value_t = 10)]
@@ -125,18 +126,42 @@ async fn run(command: Command) -> datafusion::error::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::GenImages { out, labels, per_label, seed } => {
-            let generated = verger_imagegen::generate(&out, labels, per_label, seed)
-                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-            println!(
-                "wrote {} images ({} bytes) in {} labels under {}",
-                generated.files,
-                generated.bytes,
-                generated.labels.len(),
-                out.display()
-            );
+            let (files, bytes) = gen_images(&out, labels, per_label, seed).await?;
+            println!("wrote {files} images ({bytes} bytes) in {labels} labels under {out}");
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes the test images to a local directory or an object store; returns (files, bytes).
+async fn gen_images(out: &str, labels: usize, per_label: usize, seed: u64) -> datafusion::error::Result<(usize, u64)> {
+    use datafusion::error::DataFusionError;
+    use object_store::ObjectStoreExt;
+    let external = |e: verger_imagegen::GenerateError| DataFusionError::External(Box::new(e));
+    let location = verger_storage::StorageLocation::parse(out)?;
+    if matches!(location.scheme(), verger_storage::Scheme::Local) {
+        let generated = verger_imagegen::generate(&PathBuf::from(format!("/{}", location.object_path())), labels, per_label, seed)
+            .map_err(external)?;
+        return Ok((generated.files, generated.bytes));
+    }
+    if labels == 0 {
+        return Err(external(verger_imagegen::GenerateError::NoLabels));
+    }
+    let store = verger_storage::object_store_for(&location, &datafusion::config::ConfigOptions::new())?;
+    let mut bytes = 0;
+    for (label_index, label) in verger_imagegen::label_names(labels).iter().enumerate() {
+        for index in 0..per_label {
+            let jpeg = verger_imagegen::render_jpeg(label_index, index, seed)
+                .map_err(|e| DataFusionError::Execution(format!("could not encode an image: {e}")))?;
+            bytes += jpeg.len() as u64;
+            let path = location.object_path().join(label.as_str()).join(format!("{index}_100.jpg").as_str());
+            store
+                .put(&path, jpeg.into())
+                .await
+                .map_err(|e| DataFusionError::Execution(format!("could not write {}: {e}", location.spark_path(&path))))?;
+        }
+    }
+    Ok((labels * per_label, bytes))
 }
 
 fn parse_host_port(text: &str) -> datafusion::error::Result<(String, u16)> {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main command: runs the Fruits! job embedded, on generated Fruits-360-like images.
+# Installs what it needs (scripts/setup.sh), builds verger, generates the images once
+# (.verger/demo/images) and runs sql/fruits_read.sql on them. Extra arguments go to
+# `verger sql` (e.g. --format csv).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+"$root/scripts/setup.sh"
+export CARGO_INCREMENTAL=0
+cargo build --locked -p verger-cli --bin verger
+verger="$root/target/debug/verger"
+
+images="$root/.verger/demo/images"
+if [ ! -d "$images" ]; then
+  "$verger" gen-images --out "$images.tmp" --labels 8 --per-label 25 --seed 42
+  mv "$images.tmp" "$images"
+fi
+echo "demo: reading $images"
+"$verger" sql -f "$root/sql/fruits_read.sql" --var "input=$images" "$@"
