@@ -11,4 +11,20 @@ cd "$root"
 export CARGO_INCREMENTAL=0
 export VERGER_VENV="$root/.venv"
 cargo build --workspace --all-targets --locked
-cargo test --workspace --locked "$@"
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run: cargo's own last line is a crate's doc-test count.
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{ n += $1 } END { print n + 0 }')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{ n += $1 } END { print n + 0 }')
+echo
+echo "verger tests: $passed passed, $failed failed"
+if [ "$passed" -eq 0 ]; then
+  echo "no test ran" >&2
+  exit 1
+fi
+exit "$status"

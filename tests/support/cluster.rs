@@ -61,7 +61,13 @@ impl Cluster {
         let log = std::fs::File::create(self.log_path(name)).unwrap_or_else(|e| panic!("log file: {e}"));
         let err = log.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
         let mut command = Command::new(VERGER);
-        command.args(args).stdin(Stdio::null()).stdout(log).stderr(err).env("RUST_LOG", "info");
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .env("RUST_LOG", "info")
+            .env("VERGER_PARENT_PID", std::process::id().to_string());
         for (key, value) in env {
             command.env(key, value);
         }

@@ -24,6 +24,8 @@ pub const FILES: &[(&str, &str)] = &[
     ("fruits/Café #1 %20 [x],+/0_100.jpg", "cafe"),
     ("fruits/Cherry 1/extra_level/0_100.jpg", "cherry"),
     ("fruits/old.jpg", "old"),
+    ("fruits360/Apple Braeburn/0_100.jpg", "f1"),
+    ("fruits360/Banana/0_100.jpg", "f2"),
     ("partitioned/label=Apple/0.jpg", "pa"),
     ("partitioned/label=Banana/0.jpg", "pb"),
     ("partitioned/label=Banana/1.jpg", "pb1"),

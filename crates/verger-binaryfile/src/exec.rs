@@ -91,10 +91,10 @@ impl DisplayAs for BinaryFileScanExec {
     }
 }
 
-/// One file's row before it joins a batch.
-struct FileRow {
-    file: ListedFile,
-    content: Option<Bytes>,
+/// One file's row before it joins a batch; `content` is `None` when not read.
+pub(crate) struct FileRow {
+    pub file: ListedFile,
+    pub content: Option<Bytes>,
 }
 
 async fn read_file(store: Arc<dyn ObjectStore>, location: StorageLocation, file: ListedFile, read_content: bool, max_length: u64) -> Result<FileRow> {
@@ -116,7 +116,8 @@ async fn read_file(store: Arc<dyn ObjectStore>, location: StorageLocation, file:
     Ok(FileRow { file, content: Some(content) })
 }
 
-struct BatchBuilder {
+/// Builds the rows of files into batches of the binaryFile schema, projected.
+pub(crate) struct BatchBuilder {
     location: StorageLocation,
     partition_columns: Vec<PartitionColumn>,
     projection: Vec<usize>,
@@ -125,7 +126,12 @@ struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    fn build(&self, rows: &[FileRow]) -> Result<RecordBatch> {
+    pub(crate) fn new(location: StorageLocation, partition_columns: Vec<PartitionColumn>, projection: Vec<usize>, time_zone: Option<String>) -> Result<Self> {
+        let schema = Arc::new(binary_file_schema(&partition_columns).project(&projection)?);
+        Ok(Self { location, partition_columns, projection, schema, time_zone })
+    }
+
+    pub(crate) fn build(&self, rows: &[FileRow]) -> Result<RecordBatch> {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.projection.len());
         for &index in &self.projection {
             let column: ArrayRef = match index {
@@ -203,13 +209,12 @@ impl ExecutionPlan for BinaryFileScanExec {
         let progress = context.session_config().get_extension::<ScanProgress>();
         let files_read: Count = MetricBuilder::new(&self.metrics).counter("files_read", partition);
         let bytes_read: Count = MetricBuilder::new(&self.metrics).counter("bytes_read", partition);
-        let builder = Arc::new(BatchBuilder {
-            location: self.location.clone(),
-            partition_columns: self.partition_columns.clone(),
-            projection: self.projection.clone(),
-            schema: Arc::clone(&self.projected_schema),
-            time_zone: options.execution.time_zone.clone(),
-        });
+        let builder = Arc::new(BatchBuilder::new(
+            self.location.clone(),
+            self.partition_columns.clone(),
+            self.projection.clone(),
+            options.execution.time_zone.clone(),
+        )?);
 
         let location = self.location.clone();
         let rows = files

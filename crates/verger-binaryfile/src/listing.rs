@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use verger_storage::{Scheme, StorageLocation};
 
 /// One file that yields a row.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedFile {
     /// Object path in its store (key, or absolute path without the leading `/`).
     pub path: String,

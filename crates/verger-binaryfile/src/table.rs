@@ -1,14 +1,14 @@
-use crate::exec::BinaryFileScanExec;
+use crate::exec::{BatchBuilder, BinaryFileScanExec, FileRow};
 use crate::file_list::file_list_exec;
 use crate::listing::{ListedFile, list_files};
 use crate::partition::PartitionColumn;
 use crate::schema::{CONTENT, binary_file_schema};
-use crate::{BinaryFileError, BinaryFileOptions};
+use crate::BinaryFileOptions;
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{DFSchema, ScalarValue, exec_err, plan_err};
+use datafusion::common::{DFSchema, exec_err, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -92,20 +92,10 @@ impl BinaryFileTable {
     }
 
     fn metadata_batch(&self, files: &[ListedFile], time_zone: Option<&str>) -> Result<RecordBatch> {
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(files.iter().map(|f| self.location.spark_path(&crate::listing::object_path(f))))),
-            Arc::new(TimestampMicrosecondArray::from_iter_values(files.iter().map(|f| f.modified_micros)).with_timezone("UTC")),
-            Arc::new(Int64Array::from_iter_values(files.iter().map(|f| f.size as i64))),
-            Arc::new(BinaryArray::new_null(files.len())),
-        ];
-        for (i, column) in self.partition_columns.iter().enumerate() {
-            let values = files
-                .iter()
-                .map(|f| crate::partition::partition_value(&f.partition_values[i], column.data_type, time_zone))
-                .collect::<Result<Vec<_>, BinaryFileError>>()?;
-            columns.push(ScalarValue::iter_to_array(values)?);
-        }
-        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+        let all_columns = (0..self.schema.fields().len()).collect();
+        let builder = BatchBuilder::new(self.location.clone(), self.partition_columns.clone(), all_columns, time_zone.map(str::to_owned))?;
+        let rows: Vec<FileRow> = files.iter().map(|file| FileRow { file: file.clone(), content: None }).collect();
+        builder.build(&rows)
     }
 }
 
@@ -185,7 +175,7 @@ mod tests {
         let file = |path: &str, size| ListedFile { path: path.into(), size, modified_micros: 0, partition_values: vec![] };
         let groups = balance(vec![file("a", 10), file("b", 7), file("c", 5), file("d", 3), file("e", 1)], 2);
         let sizes: Vec<u64> = groups.iter().map(|g| g.iter().map(|f| f.size).sum()).collect();
-        assert_eq!(sizes, vec![14, 12]);
+        assert_eq!(sizes, vec![13, 13]);
         assert_eq!(balance(vec![file("a", 1)], 8).len(), 1);
         assert_eq!(balance(vec![], 8).len(), 1);
     }

@@ -80,6 +80,7 @@ fn main() -> ExitCode {
     logging::init(if server { "info" } else { "warn" });
     verger_storage::register_secrets_from_env();
 
+    exit_with_parent();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Planning deep queries recurses; Ballista's own binaries use the same stack size.
@@ -162,6 +163,22 @@ async fn gen_images(out: &str, labels: usize, per_label: usize, seed: u64) -> da
         }
     }
     Ok((labels * per_label, bytes))
+}
+
+/// With `VERGER_PARENT_PID` set (test harnesses set it), the process exits when that process
+/// is gone, so that no scheduler or executor outlives a killed test run.
+fn exit_with_parent() {
+    let Some(pid) = std::env::var("VERGER_PARENT_PID").ok().and_then(|p| p.parse::<u32>().ok()) else {
+        return;
+    };
+    let parent = PathBuf::from(format!("/proc/{pid}"));
+    std::thread::spawn(move || {
+        while parent.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        log::warn!("parent process {pid} is gone: exiting");
+        std::process::exit(1);
+    });
 }
 
 fn parse_host_port(text: &str) -> datafusion::error::Result<(String, u16)> {
