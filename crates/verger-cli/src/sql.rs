@@ -120,13 +120,15 @@ pub async fn run_statements(ctx: &SessionContext, sql: &str, options: &RunOption
         let started = Instant::now();
         let plan = ctx.state().statement_to_plan(statement).await?;
         let frame = ctx.execute_logical_plan(plan).await?;
+        // DDL and SET give no columns: nothing to count.
+        let has_columns = !frame.schema().fields().is_empty();
         let stream = frame.execute_stream().await?;
         let tracker = QueryProgress::start(options.progress.clone(), options.quiet);
         let rows = print_stream(stream, options.format, &tracker).await;
         tracker.finish();
         let rows = rows?;
         std::io::Write::flush(&mut std::io::stdout()).map_err(|e| DataFusionError::External(Box::new(e)))?;
-        if !options.quiet {
+        if !options.quiet && has_columns {
             eprintln!("{rows} row{} in {:.3}s", if rows == 1 { "" } else { "s" }, started.elapsed().as_secs_f64());
         }
     }
