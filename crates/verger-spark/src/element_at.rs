@@ -80,10 +80,14 @@ impl ScalarUDFImpl for ElementAt {
                 return Ok(vec![DataType::List(Arc::clone(field)), integer_index(self.name, index)?]);
             }
             DataType::Map(entries, _) => {
-                let DataType::Struct(fields) = entries.data_type() else {
+                let key = match entries.data_type() {
+                    DataType::Struct(fields) => fields.first().map(|f| f.data_type().clone()),
+                    _ => None,
+                };
+                let Some(key) = key else {
                     return plan_err!("{}: malformed map type {collection}", self.name);
                 };
-                return Ok(vec![collection.clone(), fields[0].data_type().clone()]);
+                return Ok(vec![collection.clone(), key]);
             }
             DataType::Null => return Ok(vec![DataType::Null, index.clone()]),
             other => return plan_err!("{} expects an array or a map as first argument, got {other}", self.name),
@@ -95,7 +99,7 @@ impl ScalarUDFImpl for ElementAt {
         match arg_types.first() {
             Some(DataType::List(field) | DataType::LargeList(field) | DataType::FixedSizeList(field, _)) => Ok(field.data_type().clone()),
             Some(DataType::Map(entries, _)) => match entries.data_type() {
-                DataType::Struct(fields) if fields.len() == 2 => Ok(fields[1].data_type().clone()),
+                DataType::Struct(fields) if fields.len() == 2 => Ok(fields[1].data_type().clone()), // [key, value]
                 other => plan_err!("{}: malformed map entries {other}", self.name),
             },
             Some(DataType::Null) => Ok(DataType::Null),
