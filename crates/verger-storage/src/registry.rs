@@ -10,7 +10,10 @@ use url::Url;
 
 /// Stores are costly to build (HTTP client, credential provider): one per bucket and
 /// settings, shared by every query and task of this process.
-static STORES: LazyLock<Mutex<HashMap<(String, S3Options), Arc<dyn ObjectStore>>>> =
+/// Stores by (bucket, settings).
+type StoreCache = HashMap<(String, S3Options), Arc<dyn ObjectStore>>;
+
+static STORES: LazyLock<Mutex<StoreCache>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 static LOCAL: LazyLock<Arc<dyn ObjectStore>> = LazyLock::new(|| Arc::new(LocalFileSystem::new()));

@@ -127,10 +127,8 @@ impl S3Options {
                             builder = builder.with_token(token.expose());
                         }
                     }
-                    if self.region.is_none() && std::env::var_os("AWS_REGION").is_none() {
-                        if let Some(region) = &profile.region {
-                            builder = builder.with_region(region);
-                        }
+                    if let Some(region) = profile.region.as_ref().filter(|_| self.region.is_none() && std::env::var_os("AWS_REGION").is_none()) {
+                        builder = builder.with_region(region);
                     }
                 }
                 None if explicit => {
