@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what verger's demo and tests need, idempotently: a Python virtualenv in .venv with
-# the pinned tools of scripts/python-requirements.txt. Safe to run again; re-installs only when
-# the requirements change.
+# Installs what verger's demo and tests need, idempotently:
+# - a Python virtualenv in .venv with the pinned tools of scripts/python-requirements.txt
+#   (re-installed only when that file changes);
+# - the default model, EfficientNet-Lite0 as ONNX, in .verger/models/efficientnet_lite0
+#   (scripts/build_model.py: checksum-verified, rebuilt only when missing or different).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
@@ -16,7 +18,10 @@ fi
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
   echo "setup: installing Python tools from $requirements"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  # Only the ImageNet class-name files of timm are used; its torch dependency is not wanted.
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps timm==1.0.31
   echo "$wanted" > "$stamp"
 fi
 "$venv/bin/moto_server" --help > /dev/null
-echo "setup: ready ($venv)"
+"$venv/bin/python" "$root/scripts/build_model.py" "$root/.verger/models/efficientnet_lite0"
+echo "setup: ready ($venv, .verger/models)"

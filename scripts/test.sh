@@ -13,14 +13,25 @@ export VERGER_VENV="$root/.venv"
 cargo build --workspace --all-targets --locked
 
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+pylog="$(mktemp)"
+trap 'rm -f "$log" "$pylog"' EXIT
 set +e
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The Python side: the model build script's own checks.
+"$root/.venv/bin/python" -m unittest discover -v -s "$root/tests/python" 2>&1 | tee "$pylog"
+pystatus=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole run: cargo's own last line is a crate's doc-test count.
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{ n += $1 } END { print n + 0 }')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{ n += $1 } END { print n + 0 }')
+pyran=$(grep -Eo '^Ran [0-9]+ test' "$pylog" | awk '{ n += $2 } END { print n + 0 }')
+pyfailed=$(grep -Ec '\.\.\. (FAIL|ERROR)$' "$pylog" || true)
+passed=$((passed + pyran - pyfailed))
+failed=$((failed + pyfailed))
+if [ "$pystatus" -ne 0 ] && [ "$status" -eq 0 ]; then
+  status=$pystatus
+fi
 echo
 echo "verger tests: $passed passed, $failed failed"
 if [ "$passed" -eq 0 ]; then
