@@ -22,7 +22,7 @@ async fn main() -> Result<()> {
     };
 
     // One call: every verger source and function registered.
-    let ctx = verger::session_context();
+    let ctx = verger::session_context()?;
 
     // SQL, as in the seeds' PySpark job.
     ctx.sql(&format!(

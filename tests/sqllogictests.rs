@@ -85,7 +85,7 @@ fn slt_files() -> Vec<PathBuf> {
 
 async fn run_file(path: &PathBuf, engine: &'static str, cluster_url: &str, fixtures: &str) -> Result<(), String> {
     let ctx = match engine {
-        "embedded" => verger::session_context(),
+        "embedded" => verger::session_context().map_err(|e| e.to_string())?,
         _ => verger_cluster::remote_context(cluster_url).await.map_err(|e| e.to_string())?,
     };
     let mut runner = sqllogictest::Runner::new(move || {

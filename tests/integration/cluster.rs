@@ -27,7 +27,7 @@ async fn queries_give_the_same_rows_embedded_and_on_two_executors() {
         images.path().display()
     );
 
-    let embedded = verger::session_context();
+    let embedded = verger::session_context().unwrap_or_else(|e| panic!("{e}"));
     embedded.sql(&create).await.unwrap_or_else(|e| panic!("{e}"));
 
     let cluster = Cluster::start(2, &[]);

@@ -45,7 +45,7 @@ const PATHS: &str = "SELECT path, length, sha256(content) AS digest FROM images 
 async fn reads_a_bucket_embedded_and_on_the_cluster() {
     let (moto, images) = bucket_with_images().await;
 
-    let embedded = verger::session_context();
+    let embedded = verger::session_context().unwrap_or_else(|e| panic!("{e}"));
     set(&embedded, &moto.session_settings()).await;
     embedded.sql(CREATE).await.unwrap_or_else(|e| panic!("{e}"));
     let summary = rows(&embedded, SUMMARY).await;
@@ -87,7 +87,7 @@ async fn gen_images_writes_to_a_bucket() {
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ctx = verger::session_context();
+    let ctx = verger::session_context().unwrap_or_else(|e| panic!("{e}"));
     set(&ctx, &moto.session_settings()).await;
     ctx.sql("CREATE EXTERNAL TABLE g STORED AS BINARYFILE LOCATION 's3://generated/fruits' OPTIONS ('recursiveFileLookup' 'true')")
         .await
@@ -112,7 +112,7 @@ async fn credentials_never_show_in_errors_explain_or_logs() {
     assert!(!missing_bucket.is_empty(), "a missing bucket is an error");
 
     // A configuration error, raised while the credentials are set.
-    let refused = verger::session_context();
+    let refused = verger::session_context().unwrap_or_else(|e| panic!("{e}"));
     let mut settings = moto.session_settings();
     settings.retain(|(k, _)| k != "s3.allow_http");
     settings.push(("s3.allow_http".into(), "false".into()));

@@ -37,7 +37,7 @@ async fn run(ctx: &SessionContext, sql: &str) -> Scan {
 }
 
 async fn images(fixtures: &Fixtures) -> SessionContext {
-    let ctx = verger::session_context();
+    let ctx = verger::session_context().unwrap_or_else(|e| panic!("{e}"));
     let sql = format!(
         "CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION '{}' OPTIONS ('pathGlobFilter' '*.jpg', 'recursiveFileLookup' 'true')",
         fixtures.path("fruits").display()
@@ -111,7 +111,7 @@ async fn the_dataframe_call_reads_what_sql_reads() {
 #[tokio::test]
 async fn a_relative_location_is_made_absolute() {
     let fixtures = Fixtures::build();
-    let ctx = verger::session_context();
+    let ctx = verger::session_context().unwrap_or_else(|e| panic!("{e}"));
     // The tests run from the crate directory: name the fixtures relative to it.
     let cwd = std::env::current_dir().unwrap_or_else(|e| panic!("{e}"));
     let relative: std::path::PathBuf = std::iter::repeat_n("..", cwd.components().count().saturating_sub(1))

@@ -48,6 +48,7 @@ impl Fixtures {
             let path = dir.path().join(relative);
             write(&path, content.as_bytes(), if relative.ends_with("old.jpg") { MTIME_2020 } else { MTIME_2024 });
         }
+        std::fs::create_dir_all(dir.path().join("empty")).unwrap_or_else(|e| panic!("empty dir: {e}"));
         // A file larger than the 1000-byte limit the tests set.
         write(&dir.path().join("big/big.jpg"), &[7u8; 1500], MTIME_2024);
         write(&dir.path().join("big/small.jpg"), &[7u8; 10], MTIME_2024);

@@ -68,9 +68,6 @@ pub async fn list_files(
                     return Err(BinaryFileError::PathNotFound(location.to_string()));
                 }
             }
-            // A prefix that is neither an object nor a listable directory (e.g. the root of a
-            // local file system path component that is a directory) reads as empty.
-            Err(object_store::Error::NotImplemented { .. }) => {}
             Err(source) => return Err(list_error(source)),
         }
     }

@@ -75,7 +75,7 @@ pub async fn run(args: SqlArgs) -> Result<ExitCode> {
     let progress = Arc::new(ScanProgress::default());
     let ctx = match &args.cluster {
         Some(url) => verger_cluster::remote_context(url).await?,
-        None => verger::session_context_with_config(verger::session_config().with_extension(Arc::clone(&progress))),
+        None => verger::session_context_with_config(verger::session_config().with_extension(Arc::clone(&progress)))?,
     };
     {
         let state = ctx.state_ref();

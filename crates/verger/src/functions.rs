@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn a_rebuilt_session_keeps_sparks_element_at() -> Result<()> {
-        let ctx = crate::session_context();
+        let ctx = crate::session_context()?;
         for _ in 0..20 {
             let rebuilt = SessionStateBuilder::new_from_existing(ctx.state()).build();
             let rebuilt = SessionContext::new_with_state(rebuilt);

@@ -2,7 +2,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> datafusion::error::Result<()> {
-//! let ctx = verger::session_context();
+//! let ctx = verger::session_context()?;
 //! ctx.sql("CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION 'data/fruits' \
 //!          OPTIONS ('pathGlobFilter' '*.jpg', 'recursiveFileLookup' 'true')").await?;
 //! ctx.sql("SELECT element_at(split(path, '/'), -2) AS label, length FROM images").await?.show().await?;
@@ -87,22 +87,13 @@ pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilde
 }
 
 /// The one call: an embedded `SessionContext` with every verger source and function.
-pub fn session_context() -> SessionContext {
+pub fn session_context() -> Result<SessionContext> {
     session_context_with_config(session_config())
 }
 
 /// [`session_context`] with settings of your own (start from [`session_config`]).
-pub fn session_context_with_config(config: SessionConfig) -> SessionContext {
-    match session_state_builder(config.clone()) {
-        Ok(builder) => SessionContext::new_with_state(builder.build()),
-        // Building a runtime with verger's registry does not fail; keep the session usable if
-        // it ever does, with DataFusion's default registry and verger's functions.
-        Err(_) => {
-            let ctx = SessionContext::new_with_config(config);
-            let _ = register_all(&ctx);
-            ctx
-        }
-    }
+pub fn session_context_with_config(config: SessionConfig) -> Result<SessionContext> {
+    Ok(SessionContext::new_with_state(session_state_builder(config)?.build()))
 }
 
 /// Reading binary files from a `SessionContext`, as `spark.read.format("binaryFile")` does.
