@@ -320,13 +320,15 @@ def main():
             f.write(serialized)
         os.replace(tmp, model_path)
     descriptor = {
+        # Paths are relative to this file, so the directory can be copied or uploaded to S3.
         "name": "efficientnet_lite0",
-        "uri": os.path.abspath(model_path),
+        "model": "model.onnx",
         "sha256": digest,
-        "input": "input", "input_size": INPUT_SIZE, "layout": "NCHW",
-        "mean": [127.0, 127.0, 127.0], "std": [128.0, 128.0, 128.0],
-        "features_output": "features", "logits_output": "logits",
-        "classes": os.path.abspath(classes_path),
+        "input": "input", "input_size": INPUT_SIZE, "layout": "NCHW", "resize": "stretch",
+        "scale": 1.0, "mean": [127.0, 127.0, 127.0], "std": [128.0, 128.0, 128.0],
+        "features_output": "features", "features_dim": 1280,
+        "logits_output": "logits",
+        "classes": "classes.txt",
     }
     with open(descriptor_path, "w") as f:
         json.dump(descriptor, f, indent=2)

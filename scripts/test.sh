@@ -10,6 +10,8 @@ cd "$root"
 # so that nothing is rebuilt twice.
 export CARGO_INCREMENTAL=0
 export VERGER_VENV="$root/.venv"
+# The Python tests drive the CLI built here.
+export VERGER_BIN="$root/target/debug/verger"
 cargo build --workspace --all-targets --locked
 
 log="$(mktemp)"
@@ -18,7 +20,7 @@ trap 'rm -f "$log" "$pylog"' EXIT
 set +e
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-# The Python side: the model build script's own checks.
+# The Python side: the model build and feature parity against onnxruntime and PIL.
 "$root/.venv/bin/python" -m unittest discover -v -s "$root/tests/python" 2>&1 | tee "$pylog"
 pystatus=${PIPESTATUS[0]}
 set -e

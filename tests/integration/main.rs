@@ -6,5 +6,6 @@ mod support;
 
 mod cli;
 mod cluster;
+mod features;
 mod s3;
 mod scan;

@@ -97,6 +97,9 @@ pub struct ExecutorOptions {
 pub fn executor_config(options: &ExecutorOptions) -> Result<ExecutorProcessConfig> {
     let state = verger::session_state_builder(verger_ballista_config())?.build();
     let defaults = ExecutorProcessConfig::default();
+    // Image inference runs one thread per task slot, so that an executor uses the cores it
+    // offers the scheduler and no more.
+    verger::set_inference_threads(options.vcores.unwrap_or(defaults.vcores));
     Ok(ExecutorProcessConfig {
         bind_host: options.bind_host.clone(),
         external_host: options.external_host.clone(),

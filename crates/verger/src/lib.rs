@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 pub use verger_binaryfile::{BINARY_FILE_FORMAT, BinaryFileOptions, BinaryFileTable, BinaryFileTableFactory, ScanProgress};
 pub use verger_config::VergerConfig;
+pub use verger_features::{ImagePathRule, image_functions, load_model, resolve_model, set_inference_threads};
 pub use verger_storage::{S3Options, VergerObjectStoreRegistry, redact};
 
 /// verger's session settings on top of DataFusion's defaults:
@@ -45,9 +46,16 @@ pub fn session_config() -> SessionConfig {
 }
 
 /// Every scalar function a verger session has beyond DataFusion's: Spark's
-/// (`datafusion-spark` plus verger's Spark-exact ones).
+/// (`datafusion-spark` plus verger's Spark-exact ones) and verger's image functions
+/// (`image_features`, `image_classify`, `image_tensor`, `image_info`).
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    verger_spark::all_spark_functions()
+    let mut functions = verger_spark::all_spark_functions();
+    functions.extend(verger_features::image_functions());
+    functions
+}
+
+fn has_path_rule(state: &datafusion::execution::SessionState) -> bool {
+    state.analyzer().rules.iter().any(|rule| rule.name() == verger_features::PATH_RULE_NAME)
 }
 
 /// Registers verger's functions and its `BINARYFILE` table format on `ctx`, over whatever
@@ -70,6 +78,18 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
         state.register_udf(function)?;
     }
     state.table_factories_mut().insert(BINARY_FILE_FORMAT.to_owned(), Arc::new(BinaryFileTableFactory));
+    drop(state);
+    if !has_path_rule(&ctx.state()) {
+        ctx.add_analyzer_rule(Arc::new(ImagePathRule));
+    }
+    // Functions that depend on settings (the image functions' models) see the session's.
+    let config = ctx.state().config_options().clone();
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let updated: Vec<Arc<ScalarUDF>> = state.scalar_functions().values().filter_map(|f| f.inner().with_updated_config(&config)).map(Arc::new).collect();
+    for function in updated {
+        state.register_udf(function)?;
+    }
     Ok(())
 }
 
@@ -78,6 +98,9 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
 pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilder> {
     let runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(VergerObjectStoreRegistry::new())).build_arc()?;
     let mut builder = SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
+    let mut rules = datafusion::optimizer::Analyzer::new().rules;
+    rules.insert(0, Arc::new(ImagePathRule));
+    builder = builder.with_analyzer_rules(rules);
     let defaults = builder.scalar_functions().take().unwrap_or_default();
     *builder.scalar_functions() = Some(functions::merge_functions(defaults, scalar_functions()));
     if let Some(factories) = builder.table_factories() {

@@ -1,0 +1,25 @@
+use thiserror::Error;
+
+/// Why one image could not become a tensor. Messages are written for the person who owns the
+/// file: the SQL functions prefix them with the file's path.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ImageError {
+    #[error("the file is empty (0 bytes)")]
+    Empty,
+    #[error("not a JPEG or PNG image (the first bytes are {0})")]
+    UnknownFormat(String),
+    #[error("the image has no pixels ({width}x{height})")]
+    NoPixels { width: u64, height: u64 },
+    #[error(
+        "the image is {width}x{height} = {pixels} pixels, over the limit of {limit} (verger.images.max_pixels); refused before decoding"
+    )]
+    TooManyPixels { width: u64, height: u64, pixels: u64, limit: u64 },
+    #[error("corrupt or truncated {format}: {reason}")]
+    Corrupt { format: &'static str, reason: String },
+    #[error("cannot resize the image: {0}")]
+    Resize(String),
+    #[error("the output buffer holds {actual} values, the tensor needs {expected}")]
+    TensorSize { expected: usize, actual: usize },
+}
+
+pub type Result<T, E = ImageError> = std::result::Result<T, E>;

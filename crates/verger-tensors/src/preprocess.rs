@@ -1,0 +1,221 @@
+//! A decoded image to a model's input tensor: resize, normalise, lay out.
+
+use crate::error::{ImageError, Result};
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::RgbImage;
+
+/// Order of the values of one image in the tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// channel planes: `[3, height, width]` (PyTorch, ONNX exports of it)
+    Nchw,
+    /// interleaved: `[height, width, 3]` (TensorFlow / Keras)
+    Nhwc,
+}
+
+/// How an image gets the model's input size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResizeMode {
+    /// Plain resize to the input size, aspect ratio not kept (the seeds' `resize([224, 224])`;
+    /// right for square cut-outs such as Fruits-360's 100×100 images).
+    Stretch,
+    /// Resize so the input covers `fraction` of the shorter side, then take the centre
+    /// (ImageNet evaluation: shorter side to 256, centre 224×224 is `fraction` 0.875).
+    CenterCrop { fraction: f32 },
+    /// Fit the whole image inside the input size, keeping its aspect ratio, and fill the rest
+    /// with the gray level `fill`.
+    Pad { fill: u8 },
+}
+
+/// A model's preprocessing: `x = (pixel × scale − mean[c]) / std[c]` for pixel values 0–255,
+/// after resizing to `width` × `height` with a bicubic (Catmull-Rom, PIL's `BICUBIC`) filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preprocess {
+    pub width: u32,
+    pub height: u32,
+    pub layout: Layout,
+    pub resize: ResizeMode,
+    pub scale: f32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Preprocess {
+    /// Values per image: 3 × width × height.
+    pub fn tensor_len(&self) -> usize {
+        3 * self.width as usize * self.height as usize
+    }
+
+    /// The tensor shape of `batch` images.
+    pub fn shape(&self, batch: usize) -> [usize; 4] {
+        let (h, w) = (self.height as usize, self.width as usize);
+        match self.layout {
+            Layout::Nchw => [batch, 3, h, w],
+            Layout::Nhwc => [batch, h, w, 3],
+        }
+    }
+
+    /// Per channel, the normalised value of each 8-bit level.
+    fn levels(&self) -> [[f32; 256]; 3] {
+        let mut levels = [[0f32; 256]; 3];
+        for (channel, table) in levels.iter_mut().enumerate() {
+            for (level, value) in table.iter_mut().enumerate() {
+                *value = (level as f32 * self.scale - self.mean[channel]) / self.std[channel];
+            }
+        }
+        levels
+    }
+}
+
+/// Writes tensors; keeps its resizer and scratch buffers between images (one per thread).
+#[derive(Default)]
+pub struct TensorWriter {
+    resizer: Resizer,
+    resized: Vec<u8>,
+    fitted: Vec<u8>,
+}
+
+impl std::fmt::Debug for TensorWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TensorWriter").finish_non_exhaustive()
+    }
+}
+
+fn bicubic() -> ResizeOptions {
+    ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom))
+}
+
+impl TensorWriter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Writes `image` preprocessed by `pre` into `out`, which holds exactly one image's tensor.
+    pub fn write(&mut self, image: &RgbImage, pre: &Preprocess, out: &mut [f32]) -> Result<()> {
+        if out.len() != pre.tensor_len() {
+            return Err(ImageError::TensorSize { expected: pre.tensor_len(), actual: out.len() });
+        }
+        let (width, height) = (pre.width, pre.height);
+        self.resized.clear();
+        self.resized.resize(pre.tensor_len(), 0);
+        let (src_w, src_h) = image.dimensions();
+        let source = ImageRef::new(src_w, src_h, image.as_raw(), PixelType::U8x3).map_err(|e| ImageError::Resize(e.to_string()))?;
+        match pre.resize {
+            ResizeMode::Stretch if (src_w, src_h) == (width, height) => self.resized.copy_from_slice(image.as_raw()),
+            ResizeMode::Stretch => self.resize_into_resized(&source, width, height, &bicubic())?,
+            ResizeMode::CenterCrop { fraction } => {
+                // The source region that, scaled by `k`, is the input; it spans `fraction` of
+                // the side that limits the crop.
+                let k = (f64::from(width) / f64::from(src_w)).max(f64::from(height) / f64::from(src_h)) / f64::from(fraction);
+                let (crop_w, crop_h) = ((f64::from(width) / k).min(f64::from(src_w)), (f64::from(height) / k).min(f64::from(src_h)));
+                let options = bicubic().crop((f64::from(src_w) - crop_w) / 2.0, (f64::from(src_h) - crop_h) / 2.0, crop_w, crop_h);
+                self.resize_into_resized(&source, width, height, &options)?;
+            }
+            ResizeMode::Pad { fill } => {
+                let k = (f64::from(width) / f64::from(src_w)).min(f64::from(height) / f64::from(src_h));
+                let fit_w = ((f64::from(src_w) * k).round() as u32).clamp(1, width);
+                let fit_h = ((f64::from(src_h) * k).round() as u32).clamp(1, height);
+                self.fitted.clear();
+                self.fitted.resize(3 * fit_w as usize * fit_h as usize, 0);
+                let mut fitted =
+                    Image::from_slice_u8(fit_w, fit_h, &mut self.fitted, PixelType::U8x3).map_err(|e| ImageError::Resize(e.to_string()))?;
+                self.resizer.resize(&source, &mut fitted, &bicubic()).map_err(|e| ImageError::Resize(e.to_string()))?;
+                self.resized.fill(fill);
+                let (left, top) = (((width - fit_w) / 2) as usize, ((height - fit_h) / 2) as usize);
+                let row_bytes = 3 * fit_w as usize;
+                for (row, line) in self.fitted.chunks_exact(row_bytes).enumerate() {
+                    let start = 3 * ((top + row) * width as usize + left);
+                    self.resized[start..start + row_bytes].copy_from_slice(line);
+                }
+            }
+        }
+        normalise(&self.resized, pre, out);
+        Ok(())
+    }
+
+    fn resize_into_resized(&mut self, source: &ImageRef<'_>, width: u32, height: u32, options: &ResizeOptions) -> Result<()> {
+        let mut target = Image::from_slice_u8(width, height, &mut self.resized, PixelType::U8x3).map_err(|e| ImageError::Resize(e.to_string()))?;
+        self.resizer.resize(source, &mut target, options).map_err(|e| ImageError::Resize(e.to_string()))
+    }
+}
+
+fn normalise(rgb: &[u8], pre: &Preprocess, out: &mut [f32]) {
+    let levels = pre.levels();
+    match pre.layout {
+        Layout::Nhwc => {
+            for (pixel, values) in rgb.chunks_exact(3).zip(out.chunks_exact_mut(3)) {
+                for channel in 0..3 {
+                    values[channel] = levels[channel][usize::from(pixel[channel])];
+                }
+            }
+        }
+        Layout::Nchw => {
+            let plane = rgb.len() / 3;
+            let (red, rest) = out.split_at_mut(plane);
+            let (green, blue) = rest.split_at_mut(plane);
+            for (i, pixel) in rgb.chunks_exact(3).enumerate() {
+                red[i] = levels[0][usize::from(pixel[0])];
+                green[i] = levels[1][usize::from(pixel[1])];
+                blue[i] = levels[2][usize::from(pixel[2])];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    fn preprocess(resize: ResizeMode, layout: Layout) -> Preprocess {
+        Preprocess { width: 4, height: 2, layout, resize, scale: 1.0, mean: [127.0; 3], std: [128.0; 3] }
+    }
+
+    #[test]
+    fn same_size_images_are_only_normalised_in_either_layout() -> Result<()> {
+        let image = RgbImage::from_fn(4, 2, |x, y| Rgb([(x * 10) as u8, (y * 100) as u8, 255]));
+        let mut writer = TensorWriter::new();
+        let mut planar = vec![0.0; 24];
+        writer.write(&image, &preprocess(ResizeMode::Stretch, Layout::Nchw), &mut planar)?;
+        assert_eq!(planar[1], (10.0 - 127.0) / 128.0);
+        assert_eq!(planar[8 + 4], (100.0 - 127.0) / 128.0);
+        assert_eq!(planar[16], 1.0);
+        let mut interleaved = vec![0.0; 24];
+        writer.write(&image, &preprocess(ResizeMode::Stretch, Layout::Nhwc), &mut interleaved)?;
+        assert_eq!(&interleaved[3..6], &[(10.0 - 127.0) / 128.0, -127.0 / 128.0, 1.0]);
+        Ok(())
+    }
+
+    #[test]
+    fn padding_keeps_the_aspect_ratio() -> Result<()> {
+        let image = RgbImage::from_pixel(2, 2, Rgb([0, 0, 0]));
+        let mut out = vec![0.0; 24];
+        TensorWriter::new().write(&image, &preprocess(ResizeMode::Pad { fill: 255 }, Layout::Nhwc), &mut out)?;
+        let black = -127.0 / 128.0;
+        let white = 1.0;
+        // 2×2 scaled to 2×2, centred in 4×2: columns 1 and 2 are the image.
+        assert_eq!(out[0], white);
+        assert_eq!(out[3], black);
+        assert_eq!(out[9], white);
+        Ok(())
+    }
+
+    #[test]
+    fn centre_crop_takes_the_middle() -> Result<()> {
+        // A 30×10 image whose middle third is white: the crop of a 4×2 input sees only white.
+        let image = RgbImage::from_fn(30, 10, |x, _| if (10..20).contains(&x) { Rgb([255, 255, 255]) } else { Rgb([0, 0, 0]) });
+        let pre = Preprocess { width: 2, height: 2, ..preprocess(ResizeMode::CenterCrop { fraction: 0.5 }, Layout::Nchw) };
+        let mut out = vec![0.0; 12];
+        TensorWriter::new().write(&image, &pre, &mut out)?;
+        assert!(out.iter().all(|v| (v - 1.0).abs() < 1e-6), "{out:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_wrong_buffer_is_refused() {
+        let image = RgbImage::new(4, 2);
+        let refused = TensorWriter::new().write(&image, &preprocess(ResizeMode::Stretch, Layout::Nchw), &mut [0.0; 3]);
+        assert_eq!(refused, Err(ImageError::TensorSize { expected: 24, actual: 3 }));
+    }
+}
