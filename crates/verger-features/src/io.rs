@@ -57,6 +57,12 @@ pub(crate) fn read_bytes(uri: &str, options: &ConfigOptions) -> Result<Vec<u8>> 
     }
 }
 
+/// Where a process looks for files installed next to verger: its working directory and its
+/// binary (callers walk up from each, through their parents).
+pub(crate) fn search_starts() -> Vec<std::path::PathBuf> {
+    [std::env::current_dir().ok(), std::env::current_exe().ok()].into_iter().flatten().collect()
+}
+
 /// `relative` resolved against the directory of `base` (both URIs), unless it is absolute.
 pub(crate) fn sibling_uri(base: &str, relative: &str) -> String {
     if relative.starts_with('/') || relative.contains("://") || relative.starts_with("file:") {

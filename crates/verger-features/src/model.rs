@@ -113,9 +113,9 @@ impl LoadedModel {
             }
             None => None,
         };
-        let slots = inference_threads() + 1;
-        let mut sessions: Vec<Mutex<Option<Session>>> = (0..slots).map(|_| Mutex::new(None)).collect();
-        sessions[slots - 1] = Mutex::new(Some(session));
+        // The session opened to check the model serves the first inference thread.
+        let mut sessions: Vec<Mutex<Option<Session>>> = (0..=inference_threads()).map(|_| Mutex::new(None)).collect();
+        sessions[0] = Mutex::new(Some(session));
         LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         log::info!("model '{}' loaded from {} in {:?} (input {input}, features {features:?}, logits {logits:?})", spec.name, spec.model_uri, started.elapsed());
         Ok(Self { spec: spec.clone(), bytes, input, features, logits, classes, sessions })

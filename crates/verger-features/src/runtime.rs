@@ -5,6 +5,7 @@
 //! gets an error saying what to install, never a panic.
 
 use crate::error::{FeaturesError, Result};
+use crate::io::search_starts;
 use ort::environment::Environment;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -72,14 +73,7 @@ fn search_roots() -> Vec<PathBuf> {
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
         roots.push(PathBuf::from(venv));
     }
-    let mut starts = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        starts.push(cwd);
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        starts.push(exe);
-    }
-    for start in starts {
+    for start in search_starts() {
         for dir in start.ancestors() {
             let venv = dir.join(".venv");
             if venv.is_dir() && !roots.contains(&venv) {

@@ -7,7 +7,7 @@
 //! finds the copy the set-up built.
 
 use crate::error::{FeaturesError, Result};
-use crate::io::{read_bytes, sibling_uri};
+use crate::io::{read_bytes, search_starts, sibling_uri};
 use datafusion::config::ConfigOptions;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -93,14 +93,7 @@ fn find_builtin(name: &str) -> Result<String> {
         }
         looked.push(candidate.display().to_string());
     }
-    let mut starts = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        starts.push(cwd);
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        starts.push(exe);
-    }
-    for start in starts {
+    for start in search_starts() {
         for dir in start.ancestors() {
             let candidate = dir.join(".verger").join("models").join(name);
             if candidate.join("model.json").is_file() {
