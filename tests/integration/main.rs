@@ -7,5 +7,6 @@ mod support;
 mod cli;
 mod cluster;
 mod features;
+mod ml;
 mod s3;
 mod scan;

@@ -11,8 +11,9 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use std::sync::Arc;
 use verger_binaryfile::{BinaryFileScanExec, BinaryFileTable, codec};
+use verger_ml::one_liner::codec as one_liner_codec;
 
-/// Logical codec of verger's sources; everything else goes to Ballista's codec.
+/// Logical codec of verger's sources and plan nodes; everything else goes to Ballista's codec.
 #[derive(Debug, Default)]
 pub struct VergerLogicalCodec {
     ballista: BallistaLogicalExtensionCodec,
@@ -20,10 +21,16 @@ pub struct VergerLogicalCodec {
 
 impl LogicalExtensionCodec for VergerLogicalCodec {
     fn try_decode(&self, buf: &[u8], inputs: &[LogicalPlan], ctx: &TaskContext) -> Result<Extension> {
+        if let Some(node) = one_liner_codec::decode_logical(buf, inputs) {
+            return node;
+        }
         self.ballista.try_decode(buf, inputs, ctx)
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        if let Some(encoded) = one_liner_codec::encode_logical(node, buf) {
+            return encoded;
+        }
         self.ballista.try_encode(node, buf)
     }
 
@@ -74,12 +81,18 @@ impl PhysicalExtensionCodec for VergerPhysicalCodec {
         if let Some(scan) = codec::decode_scan(buf, inputs) {
             return Ok(Arc::new(scan?));
         }
+        if let Some(plan) = one_liner_codec::decode_physical(buf, inputs) {
+            return plan;
+        }
         self.ballista.try_decode(buf, inputs, ctx, proto_converter)
     }
 
     fn try_encode(&self, node: Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>, proto_converter: &dyn PhysicalProtoConverterExtension) -> Result<()> {
         if let Some(scan) = node.downcast_ref::<BinaryFileScanExec>() {
             return codec::encode_scan(scan, buf);
+        }
+        if let Some(encoded) = one_liner_codec::encode_physical(&node, buf) {
+            return encoded;
         }
         self.ballista.try_encode(node, buf, proto_converter)
     }

@@ -70,6 +70,7 @@ pub type ModelSettings = BTreeMap<String, String>;
 /// | `verger.images.default_model` | `efficientnet_lite0` | the model of `image_features(content)` and `image_classify(content)` |
 /// | `verger.features.batch_size` | 8 | images per ONNX Runtime call |
 /// | `verger.model.<name>.<field>` | | a model registration, see [`MODEL_FIELDS`] |
+/// | `verger.materialize.dir` | (temp dir) | where a one-liner (`pca(...)`) keeps a computed input between its fit and its transform; local path or `s3://`; on a multi-host cluster, storage every executor shares |
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VergerConfig {
     pub binary_file_max_length: u64,
@@ -79,6 +80,8 @@ pub struct VergerConfig {
     pub inference_batch: usize,
     /// Registered models by lower-case name.
     pub models: BTreeMap<String, ModelSettings>,
+    /// Empty: a `verger-materialize` directory under each process's temp dir.
+    pub materialize_dir: String,
 }
 
 impl Default for VergerConfig {
@@ -90,6 +93,7 @@ impl Default for VergerConfig {
             default_model: DEFAULT_MODEL.to_owned(),
             inference_batch: DEFAULT_INFERENCE_BATCH,
             models: BTreeMap::new(),
+            materialize_dir: String::new(),
         }
     }
 }
@@ -104,6 +108,7 @@ const MAX_PIXELS_KEY: &str = "images.max_pixels";
 const DEFAULT_MODEL_KEY: &str = "images.default_model";
 const BATCH_KEY: &str = "features.batch_size";
 const MODEL_PREFIX: &str = "model.";
+const MATERIALIZE_DIR_KEY: &str = "materialize.dir";
 
 /// Model names are SQL-identifier-like, compared case-insensitively.
 pub fn normalise_model_name(name: &str) -> Option<String> {
@@ -176,6 +181,7 @@ impl ExtensionOptions for VergerConfig {
                 }
             }
             MAX_PIXELS_KEY => self.images_max_pixels = parse_whole(key, value, 1, u64::MAX / 16, "a number of pixels")?,
+            MATERIALIZE_DIR_KEY => self.materialize_dir = value.trim().to_owned(),
             BATCH_KEY => self.inference_batch = parse_whole(key, value, 1, 4096, "a number of images")?,
             DEFAULT_MODEL_KEY => match normalise_model_name(value) {
                 Some(name) => self.default_model = name,
@@ -185,7 +191,7 @@ impl ExtensionOptions for VergerConfig {
                 Some(model_key) => self.set_model(model_key, value)?,
                 None => {
                     return config_err!(
-                        "unknown setting 'verger.{key}'; known settings: verger.{MAX_LENGTH_KEY}, verger.{ON_ERROR_KEY}, verger.{MAX_PIXELS_KEY}, verger.{DEFAULT_MODEL_KEY}, verger.{BATCH_KEY}, verger.model.<name>.<field>"
+                        "unknown setting 'verger.{key}'; known settings: verger.{MAX_LENGTH_KEY}, verger.{ON_ERROR_KEY}, verger.{MAX_PIXELS_KEY}, verger.{DEFAULT_MODEL_KEY}, verger.{BATCH_KEY}, verger.{MATERIALIZE_DIR_KEY}, verger.model.<name>.<field>"
                     );
                 }
             },
@@ -221,6 +227,11 @@ impl ExtensionOptions for VergerConfig {
                 value: Some(self.inference_batch.to_string()),
                 description: "images per ONNX Runtime call",
             },
+            ConfigEntry {
+                key: format!("{prefix}.{MATERIALIZE_DIR_KEY}"),
+                value: Some(self.materialize_dir.clone()),
+                description: "where pca(...) keeps a computed input between its fit and its transform (local path or s3://; empty: the temp dir)",
+            },
         ];
         for (name, settings) in &self.models {
             for (field, value) in settings {
@@ -245,7 +256,7 @@ mod tests {
         options.set("verger.model.Mine.uri", "s3://models/mine/")?;
         options.set("verger.model.mine.mean", "0.485,0.456,0.406")?;
         let sent: Vec<_> = options.entries().into_iter().filter(|e| e.key.starts_with("verger.")).collect();
-        assert_eq!(sent.len(), 7);
+        assert_eq!(sent.len(), 8);
 
         let mut received = ConfigOptions::new();
         received.extensions.insert(VergerConfig::default());

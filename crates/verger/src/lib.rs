@@ -10,7 +10,7 @@
 //! ```
 //!
 //! [`session_context`] is the one call: a DataFusion `SessionContext` with the binaryFile
-//! source, Spark's functions and verger's settings. The same pieces ([`session_config`],
+//! source, Spark's functions, the image, scaling and PCA functions and verger's settings. The same pieces ([`session_config`],
 //! [`register_all`], [`scalar_functions`]) configure the client, scheduler and executor
 //! sessions of a Ballista cluster (crate `verger-cluster`).
 
@@ -21,13 +21,15 @@ use datafusion::dataframe::DataFrame;
 use datafusion::error::Result;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::sync::Arc;
 
 pub use verger_binaryfile::{BINARY_FILE_FORMAT, BinaryFileOptions, BinaryFileTable, BinaryFileTableFactory, ScanProgress};
 pub use verger_config::VergerConfig;
 pub use verger_features::{ImagePathRule, image_functions, load_model, resolve_model, set_inference_threads};
+pub use verger_ml::one_liner::{FitTransformRule, VergerQueryPlanner};
+pub use verger_ml::{PcaModel, ScalerModel, ml_aggregate_functions, ml_scalar_functions};
 pub use verger_storage::{S3Options, VergerObjectStoreRegistry, redact};
 
 /// verger's session settings on top of DataFusion's defaults:
@@ -46,16 +48,24 @@ pub fn session_config() -> SessionConfig {
 }
 
 /// Every scalar function a verger session has beyond DataFusion's: Spark's
-/// (`datafusion-spark` plus verger's Spark-exact ones) and verger's image functions
-/// (`image_features`, `image_classify`, `image_tensor`, `image_info`).
+/// (`datafusion-spark` plus verger's Spark-exact ones), verger's image functions
+/// (`image_features`, `image_classify`, `image_tensor`, `image_info`) and its transforms
+/// (`standard_scale`, `pca_transform`, the one-liner `pca`).
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     let mut functions = verger_spark::all_spark_functions();
     functions.extend(verger_features::image_functions());
+    functions.extend(verger_ml::ml_scalar_functions());
     functions
 }
 
-fn has_path_rule(state: &datafusion::execution::SessionState) -> bool {
-    state.analyzer().rules.iter().any(|rule| rule.name() == verger_features::PATH_RULE_NAME)
+/// Every aggregate function a verger session has beyond DataFusion's: the fits
+/// `standard_scaler_fit` and `pca_fit`.
+pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    verger_ml::ml_aggregate_functions()
+}
+
+fn has_rule(state: &datafusion::execution::SessionState, name: &str) -> bool {
+    state.analyzer().rules.iter().any(|rule| rule.name() == name)
 }
 
 /// Registers verger's functions and its `BINARYFILE` table format on `ctx`, over whatever
@@ -77,10 +87,17 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     for function in functions::merge_functions(current, scalar_functions()) {
         state.register_udf(function)?;
     }
+    for function in aggregate_functions() {
+        state.register_udaf(function)?;
+    }
     state.table_factories_mut().insert(BINARY_FILE_FORMAT.to_owned(), Arc::new(BinaryFileTableFactory));
     drop(state);
-    if !has_path_rule(&ctx.state()) {
+    if !has_rule(&ctx.state(), verger_features::PATH_RULE_NAME) {
         ctx.add_analyzer_rule(Arc::new(ImagePathRule));
+    }
+    // The rule builds already-coerced expressions, so it may run after type coercion.
+    if !has_rule(&ctx.state(), verger_ml::one_liner::FIT_TRANSFORM_RULE_NAME) {
+        ctx.add_analyzer_rule(Arc::new(FitTransformRule));
     }
     // Functions that depend on settings (the image functions' models) see the session's.
     let config = ctx.state().config_options().clone();
@@ -100,7 +117,11 @@ pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilde
     let mut builder = SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
     let mut rules = datafusion::optimizer::Analyzer::new().rules;
     rules.insert(0, Arc::new(ImagePathRule));
-    builder = builder.with_analyzer_rules(rules);
+    rules.insert(1, Arc::new(FitTransformRule));
+    builder = builder.with_analyzer_rules(rules).with_query_planner(Arc::new(VergerQueryPlanner));
+    let aggregates = builder.aggregate_functions().get_or_insert_with(Vec::new);
+    aggregates.retain(|f| !aggregate_functions().iter().any(|v| v.name() == f.name()));
+    aggregates.extend(aggregate_functions());
     let defaults = builder.scalar_functions().take().unwrap_or_default();
     *builder.scalar_functions() = Some(functions::merge_functions(defaults, scalar_functions()));
     if let Some(factories) = builder.table_factories() {

@@ -1,0 +1,382 @@
+//! Mergeable first and second moments of feature vectors: the state of the scaler and PCA
+//! fits.
+//!
+//! Rows are folded in blocks: each block is centred on its own mean, its co-moment `CᵀC`
+//! comes from a GEMM-class kernel (faer, lower triangle only), and block and running state
+//! are combined with Chan, Golub and LeVeque's pairwise update
+//! `M = Mₐ + M_b + δδᵀ·nₐn_b/n`, `δ = mean_b − meanₐ`. The same update merges the partial
+//! states of different partitions, in any order, without the cancellation that raw sums of
+//! squares suffer on large, offset data.
+
+use crate::error::{fit_error, input_error};
+use crate::vectors::VectorColumn;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, UInt64Type};
+use datafusion::common::{Result, ScalarValue};
+use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+use faer::{Accum, Mat, MatRef, Par};
+use std::sync::Arc;
+
+/// Rows per block: large enough for the GEMM kernel to run near peak, small enough to keep
+/// the block (rows × features × 8 bytes) in cache-friendly megabytes.
+const BLOCK_ROWS: usize = 256;
+
+/// Which second moments a fit keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Second {
+    /// Per-feature sums of squared deviations: enough for the scaler.
+    Diagonal,
+    /// The full co-moment matrix (lower triangle): for PCA.
+    Full,
+}
+
+#[derive(Debug, Clone)]
+enum Comoment {
+    Diagonal(Vec<f64>),
+    Full(Mat<f64>),
+}
+
+/// Count, mean and co-moment of the rows seen so far.
+#[derive(Debug, Clone)]
+pub struct Moments {
+    function: &'static str,
+    second: Second,
+    count: u64,
+    mean: Vec<f64>,
+    comoment: Option<Comoment>,
+    block: Vec<f64>,
+    block_rows: usize,
+}
+
+impl Moments {
+    pub fn new(function: &'static str, second: Second) -> Self {
+        Self { function, second, count: 0, mean: Vec::new(), comoment: None, block: Vec::new(), block_rows: 0 }
+    }
+
+    /// Rows folded in, after [`Moments::flush`].
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.mean.len()
+    }
+
+    pub fn mean(&self) -> &[f64] {
+        &self.mean
+    }
+
+    /// Per-feature sums of squared deviations from the mean.
+    pub fn diagonal(&self) -> Vec<f64> {
+        match &self.comoment {
+            Some(Comoment::Diagonal(d)) => d.clone(),
+            Some(Comoment::Full(m)) => (0..m.nrows()).map(|i| m[(i, i)]).collect(),
+            None => vec![0.0; self.mean.len()],
+        }
+    }
+
+    /// The co-moment matrix; only its lower triangle is meaningful. `None` for a
+    /// diagonal-only state or before any row.
+    pub fn full(&self) -> Option<MatRef<'_, f64>> {
+        match &self.comoment {
+            Some(Comoment::Full(m)) => Some(m.as_ref()),
+            _ => None,
+        }
+    }
+
+    fn set_dimension(&mut self, dimension: usize) -> Result<()> {
+        if self.comoment.is_none() {
+            self.mean = vec![0.0; dimension];
+            self.comoment = Some(match self.second {
+                Second::Diagonal => Comoment::Diagonal(vec![0.0; dimension]),
+                Second::Full => Comoment::Full(Mat::zeros(dimension, dimension)),
+            });
+            return Ok(());
+        }
+        if dimension != self.mean.len() {
+            return Err(input_error(
+                self.function,
+                format!("all vectors must have the same length; found {} and {dimension}", self.mean.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Folds the non-NULL rows of `column` in.
+    pub fn update(&mut self, column: &VectorColumn<'_>) -> Result<()> {
+        for row in 0..column.len() {
+            let Some(vector) = column.get(row)? else { continue };
+            self.set_dimension(vector.len())?;
+            let d = self.mean.len();
+            if self.block.len() < BLOCK_ROWS * d {
+                self.block.resize(BLOCK_ROWS * d, 0.0);
+            }
+            let start = self.block_rows * d;
+            vector.write_f64(&mut self.block[start..start + d]);
+            self.block_rows += 1;
+            if self.block_rows == BLOCK_ROWS {
+                self.flush();
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds the rows buffered in the current block into the state.
+    pub fn flush(&mut self) {
+        let rows = self.block_rows;
+        if rows == 0 {
+            return;
+        }
+        self.block_rows = 0;
+        let d = self.mean.len();
+        let block = &mut self.block[..rows * d];
+        let mut block_mean = vec![0.0; d];
+        for row in block.chunks_exact(d) {
+            block_mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
+        }
+        let inverse = 1.0 / rows as f64;
+        block_mean.iter_mut().for_each(|m| *m *= inverse);
+        for row in block.chunks_exact_mut(d) {
+            row.iter_mut().zip(&block_mean).for_each(|(x, m)| *x -= m);
+        }
+        let block_comoment = match self.second {
+            Second::Diagonal => {
+                let mut diagonal = vec![0.0; d];
+                for row in block.chunks_exact(d) {
+                    diagonal.iter_mut().zip(row).for_each(|(s, x)| *s += x * x);
+                }
+                Comoment::Diagonal(diagonal)
+            }
+            Second::Full => {
+                let centred = MatRef::from_row_major_slice(&*block, rows, d);
+                let mut product = Mat::<f64>::zeros(d, d);
+                syrk_lower(&mut product, centred);
+                Comoment::Full(product)
+            }
+        };
+        let block_state = Self {
+            function: self.function,
+            second: self.second,
+            count: rows as u64,
+            mean: block_mean,
+            comoment: Some(block_comoment),
+            block: Vec::new(),
+            block_rows: 0,
+        };
+        self.combine(block_state);
+    }
+
+    /// Chan et al.'s pairwise merge of `other` into `self`.
+    fn combine(&mut self, mut other: Moments) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            self.count = other.count;
+            self.mean = std::mem::take(&mut other.mean);
+            self.comoment = other.comoment.take();
+            return;
+        }
+        let (na, nb) = (self.count as f64, other.count as f64);
+        let n = na + nb;
+        let delta: Vec<f64> = other.mean.iter().zip(&self.mean).map(|(b, a)| b - a).collect();
+        let weight = na * nb / n;
+        self.mean.iter_mut().zip(&delta).for_each(|(m, d)| *m += d * nb / n);
+        self.count += other.count;
+        match (&mut self.comoment, other.comoment) {
+            (Some(Comoment::Diagonal(a)), Some(Comoment::Diagonal(b))) => {
+                for ((a, b), d) in a.iter_mut().zip(b).zip(&delta) {
+                    *a += b + d * d * weight;
+                }
+            }
+            (Some(Comoment::Full(a)), Some(Comoment::Full(b))) => {
+                let dimension = a.nrows();
+                for j in 0..dimension {
+                    for i in j..dimension {
+                        a[(i, j)] += b[(i, j)];
+                    }
+                }
+                let column = MatRef::from_column_major_slice(&delta, dimension, 1);
+                matmul(
+                    a.as_mut(),
+                    BlockStructure::TriangularLower,
+                    Accum::Add,
+                    column,
+                    BlockStructure::Rectangular,
+                    column.transpose(),
+                    BlockStructure::Rectangular,
+                    weight,
+                    Par::Seq,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Merges another partial state (from [`Moments::state`]) in.
+    pub fn merge(&mut self, other: Moments) -> Result<()> {
+        if other.count > 0 {
+            self.set_dimension(other.mean.len())?;
+        }
+        self.flush();
+        self.combine(other);
+        Ok(())
+    }
+
+    /// The state's Arrow fields: `count`, `mean`, `comoment` (packed lower triangle,
+    /// column by column, or the diagonal).
+    pub fn state_fields(prefix: &str) -> Vec<Field> {
+        let list = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
+        vec![
+            Field::new(format!("{prefix}[count]"), DataType::UInt64, false),
+            Field::new(format!("{prefix}[mean]"), list.clone(), false),
+            Field::new(format!("{prefix}[comoment]"), list, false),
+        ]
+    }
+
+    pub fn state(&mut self) -> Vec<ScalarValue> {
+        self.flush();
+        let packed: Vec<f64> = match &self.comoment {
+            None => Vec::new(),
+            Some(Comoment::Diagonal(d)) => d.clone(),
+            Some(Comoment::Full(m)) => {
+                let d = m.nrows();
+                let mut packed = Vec::with_capacity(d * (d + 1) / 2);
+                for j in 0..d {
+                    packed.extend((j..d).map(|i| m[(i, j)]));
+                }
+                packed
+            }
+        };
+        vec![ScalarValue::UInt64(Some(self.count)), float_list(self.mean.clone()), float_list(packed)]
+    }
+
+    /// Partial states, one per row of `states` (as [`Moments::state`] wrote them).
+    pub fn merge_states(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let [counts, means, comoments] = states else {
+            return Err(fit_error(self.function, format!("a partial state has 3 columns, got {}", states.len())));
+        };
+        let counts = counts.as_primitive::<UInt64Type>();
+        let means = means.as_list::<i32>();
+        let comoments = comoments.as_list::<i32>();
+        for row in 0..counts.len() {
+            let count = counts.value(row);
+            if counts.is_null(row) || count == 0 {
+                continue;
+            }
+            let mean = means.value(row);
+            let mean = mean.as_primitive::<Float64Type>().values().to_vec();
+            let packed = comoments.value(row);
+            let packed = packed.as_primitive::<Float64Type>().values();
+            let d = mean.len();
+            let comoment = match self.second {
+                Second::Diagonal if packed.len() == d => Comoment::Diagonal(packed.to_vec()),
+                Second::Full if packed.len() == d * (d + 1) / 2 => {
+                    let mut m = Mat::<f64>::zeros(d, d);
+                    let mut next = packed.iter();
+                    for j in 0..d {
+                        for i in j..d {
+                            m[(i, j)] = next.next().copied().unwrap_or(0.0);
+                        }
+                    }
+                    Comoment::Full(m)
+                }
+                _ => return Err(fit_error(self.function, format!("a partial state has {} co-moments for {d} features", packed.len()))),
+            };
+            let other = Moments { function: self.function, second: self.second, count, mean, comoment: Some(comoment), block: Vec::new(), block_rows: 0 };
+            self.merge(other)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes held, for DataFusion's memory accounting.
+    pub fn size(&self) -> usize {
+        let comoment = match &self.comoment {
+            Some(Comoment::Full(m)) => m.nrows() * m.ncols(),
+            Some(Comoment::Diagonal(d)) => d.len(),
+            None => 0,
+        };
+        std::mem::size_of::<Self>() + 8 * (self.mean.capacity() + self.block.capacity() + comoment)
+    }
+}
+
+/// `product += centredᵀ·centred`, lower triangle only.
+fn syrk_lower(product: &mut Mat<f64>, centred: MatRef<'_, f64>) {
+    matmul(
+        product.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        centred.transpose(),
+        BlockStructure::Rectangular,
+        centred,
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
+}
+
+/// A `LIST<DOUBLE>` scalar.
+pub fn float_list(values: Vec<f64>) -> ScalarValue {
+    let len = values.len();
+    let values: ArrayRef = Arc::new(Float64Array::from(values));
+    let list = ListArray::new(Arc::new(Field::new_list_field(DataType::Float64, true)), OffsetBuffer::from_lengths([len]), values, None);
+    ScalarValue::List(Arc::new(list))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{FixedSizeListArray, Float32Array};
+
+    fn column(rows: &[Vec<f32>]) -> ArrayRef {
+        let d = rows[0].len();
+        let values: Vec<f32> = rows.iter().flatten().copied().collect();
+        Arc::new(FixedSizeListArray::new(
+            Arc::new(Field::new_list_field(DataType::Float32, true)),
+            d as i32,
+            Arc::new(Float32Array::from(values)),
+            None,
+        ))
+    }
+
+    fn naive(rows: &[Vec<f32>]) -> (Vec<f64>, Vec<Vec<f64>>) {
+        let n = rows.len() as f64;
+        let d = rows[0].len();
+        let mean: Vec<f64> = (0..d).map(|j| rows.iter().map(|r| f64::from(r[j])).sum::<f64>() / n).collect();
+        let m = (0..d)
+            .map(|i| (0..d).map(|j| rows.iter().map(|r| (f64::from(r[i]) - mean[i]) * (f64::from(r[j]) - mean[j])).sum()).collect())
+            .collect();
+        (mean, m)
+    }
+
+    #[test]
+    fn blocks_and_merges_match_a_two_pass_computation() -> Result<()> {
+        let rows: Vec<Vec<f32>> = (0..700).map(|i| (0..5).map(|j| 1000.0 + ((i * 7 + j * 13) % 17) as f32 * 0.25 + j as f32).collect()).collect();
+        let (mean, m) = naive(&rows);
+        // Three partitions of uneven size, merged out of order.
+        let mut parts = Vec::new();
+        for chunk in [&rows[..10], &rows[10..600], &rows[600..]] {
+            let array = column(chunk);
+            let mut part = Moments::new("test", Second::Full);
+            part.update(&VectorColumn::try_new("test", &array)?)?;
+            let state: Vec<ArrayRef> = part.state().iter().map(|s| s.to_array()).collect::<Result<_>>()?;
+            parts.push(state);
+        }
+        let mut merged = Moments::new("test", Second::Full);
+        for state in parts.iter().rev() {
+            merged.merge_states(state)?;
+        }
+        assert_eq!(merged.count(), 700);
+        for (ours, theirs) in merged.mean().iter().zip(&mean) {
+            assert!((ours - theirs).abs() < 1e-9 * theirs.abs());
+        }
+        let full = merged.full().ok_or_else(|| fit_error("test", "no matrix"))?;
+        for i in 0..5 {
+            for j in 0..=i {
+                assert!((full[(i, j)] - m[i][j]).abs() < 1e-9 * m[i][i].abs().max(1.0), "{i},{j}: {} vs {}", full[(i, j)], m[i][j]);
+            }
+        }
+        Ok(())
+    }
+}

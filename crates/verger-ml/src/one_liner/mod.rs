@@ -1,0 +1,13 @@
+//! One-liners: `pca(features [, k])` — a fit over every row of the SELECT and its
+//! transform, planned as a distributed two-phase aggregate whose model is broadcast.
+
+pub mod codec;
+mod functions;
+mod materialize;
+mod planner;
+mod rule;
+
+pub use functions::{BROADCAST_KEY, BROADCAST_MODEL, BroadcastKey, BroadcastModel, DEFAULT_PCA_VARIANCE, ONE_LINERS, OneLinerFunction, OneLinerSpec};
+pub use materialize::{MaterializeRead, MaterializeReadExec, MaterializeWrite, MaterializeWriteExec};
+pub use planner::{MaterializePlanner, VergerQueryPlanner};
+pub use rule::{FIT_TRANSFORM_RULE_NAME, FitTransformRule};

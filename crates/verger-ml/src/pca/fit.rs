@@ -1,0 +1,211 @@
+//! `pca_fit(features, k)`: Spark's PCA fit as an aggregate.
+
+use super::PcaModel;
+use crate::args::{DOC_SECTION, literal};
+use crate::error::fit_error;
+use crate::model::FittedModel;
+use crate::moments::{Moments, Second};
+use crate::vectors::{VectorColumn, coerce_vector_arg, fixed_length};
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::{Result, ScalarValue, plan_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility};
+use faer::Side;
+use std::sync::{Arc, LazyLock};
+
+pub const NAME: &str = "pca_fit";
+
+/// How many components to keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Components {
+    /// Exactly this many (1 ≤ k ≤ number of features).
+    Count(usize),
+    /// The fewest whose explained variance adds up to at least this share (0 < f ≤ 1).
+    Fraction(f64),
+}
+
+impl Components {
+    /// Reads `k` from its literal: an integer is a count, a decimal or float a fraction.
+    pub fn from_literal(function: &str, value: &ScalarValue) -> Result<Self> {
+        if value.is_null() {
+            return plan_err!("{function}: k must not be NULL");
+        }
+        let data_type = value.data_type();
+        if data_type.is_integer() {
+            let k = value.cast_to(&DataType::Int64)?;
+            return match k {
+                ScalarValue::Int64(Some(k)) if k >= 1 => Ok(Self::Count(usize::try_from(k).unwrap_or(usize::MAX))),
+                _ => plan_err!("{function}: k must be at least 1, got {value}"),
+            };
+        }
+        if data_type.is_floating() || matches!(data_type, DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..)) {
+            return match value.cast_to(&DataType::Float64)? {
+                ScalarValue::Float64(Some(f)) if f > 0.0 && f <= 1.0 => Ok(Self::Fraction(f)),
+                _ => plan_err!("{function}: a fractional k is a share of the variance, in (0, 1]; got {value}"),
+            };
+        }
+        plan_err!("{function}: k must be an integer (a number of components) or a fraction in (0, 1], got {data_type}")
+    }
+}
+
+/// Fits PCA on mergeable moments: the covariance (n − 1), its symmetric eigendecomposition
+/// (faer), components sorted by variance, each signed so its largest-magnitude entry is
+/// positive. `explained_variance[i]` is eigenvalue i over the sum of all eigenvalues, as in
+/// Spark.
+pub fn fit_components(function: &'static str, moments: &mut Moments, k: Components) -> Result<PcaModel> {
+    moments.flush();
+    let count = moments.count();
+    if count == 0 {
+        return Err(fit_error(function, "no rows to fit: the input is empty or all its vectors are NULL"));
+    }
+    if count == 1 {
+        return Err(fit_error(function, "PCA needs at least 2 rows to estimate a covariance, got 1 (Spark fails the same way)"));
+    }
+    let d = moments.dimension();
+    if let Components::Count(k) = k
+        && k > d
+    {
+        return Err(fit_error(function, format!("k = {k} is more than the {d} features")));
+    }
+    let Some(comoment) = moments.full() else {
+        return Err(fit_error(function, "the vectors are empty"));
+    };
+    let scale = 1.0 / (count - 1) as f64;
+    let covariance = faer::Mat::from_fn(d, d, |i, j| if i >= j { comoment[(i, j)] * scale } else { 0.0 });
+    let decomposition = covariance
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|e| fit_error(function, format!("the eigendecomposition did not converge: {e:?}")))?;
+    let values = decomposition.S().column_vector();
+    let vectors = decomposition.U();
+    // Ascending order from faer; rounding can leave tiny negatives on a positive
+    // semi-definite matrix, which count as no variance.
+    let order: Vec<usize> = (0..d).rev().collect();
+    let variances: Vec<f64> = order.iter().map(|&i| values[i].max(0.0)).collect();
+    let total: f64 = variances.iter().sum();
+    let explained: Vec<f64> = variances.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect();
+    let k = match k {
+        Components::Count(k) => k,
+        Components::Fraction(fraction) => {
+            let mut cumulative = 0.0;
+            let reached = explained.iter().position(|share| {
+                cumulative += share;
+                cumulative >= fraction - 1e-12
+            });
+            reached.map_or(d, |i| i + 1)
+        }
+    };
+    let mut components = Vec::with_capacity(k * d);
+    for &column in order.iter().take(k) {
+        let vector = vectors.col(column);
+        let pivot = (0..d).fold(0, |best, i| if vector[i].abs() > vector[best].abs() { i } else { best });
+        let sign = if vector[pivot] < 0.0 { -1.0 } else { 1.0 };
+        components.extend((0..d).map(|i| sign * vector[i]));
+    }
+    Ok(PcaModel {
+        k,
+        count: i64::try_from(count).unwrap_or(i64::MAX),
+        mean: moments.mean().to_vec(),
+        components,
+        explained_variance: explained[..k].to_vec(),
+    })
+}
+
+/// Fits Spark's PCA; see [`fit_components`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PcaFit {
+    signature: Signature,
+}
+
+impl Default for PcaFit {
+    fn default() -> Self {
+        Self { signature: Signature::user_defined(Volatility::Immutable) }
+    }
+}
+
+static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        DOC_SECTION,
+        "Fits Spark's PCA over the rows: covariance (n − 1), symmetric eigendecomposition, the k components of largest \
+         variance. Returns struct(k, count, mean, components, explained_variance); explained_variance[i] is component \
+         i's share of the total variance of all features, as in Spark. NULL rows are skipped; zero or one row, or k \
+         above the number of features, is an error; k above the number of rows is allowed. Component signs are \
+         fixed so that each component's largest-magnitude entry is positive.",
+        "pca_fit(features, k)",
+    )
+    .with_argument("features", "Vectors: an array of numbers (FIXED_SIZE_LIST, LIST or LARGE_LIST), all of one length.")
+    .with_argument("k", "A constant: an integer number of components, or a fraction in (0, 1] to keep the fewest components explaining at least that share of the variance.")
+    .with_sql_example("SELECT pca_fit(features, 0.9)['k'] AS k, pca_fit(features, 0.9)['explained_variance'] FROM t")
+    .build()
+});
+
+impl AggregateUDFImpl for PcaFit {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let [features, k] = arg_types else {
+            return plan_err!("{NAME} takes (features, k), got {} arguments", arg_types.len());
+        };
+        Ok(vec![coerce_vector_arg(NAME, features)?, k.clone()])
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(PcaModel::data_type())
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(Moments::state_fields(args.name).into_iter().map(Arc::new).collect())
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let Some(k) = literal(NAME, args.exprs, 1, "k")? else {
+            return plan_err!("{NAME} takes (features, k)");
+        };
+        let k = Components::from_literal(NAME, &k)?;
+        if let (Components::Count(k), Some(d)) = (k, args.expr_fields.first().and_then(|f| fixed_length(f.data_type())))
+            && k > d
+        {
+            return plan_err!("{NAME}: k = {k} is more than the {d} features");
+        }
+        Ok(Box::new(PcaAccumulator { k, moments: Moments::new(NAME, Second::Full) }))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOCUMENTATION)
+    }
+}
+
+#[derive(Debug)]
+struct PcaAccumulator {
+    k: Components,
+    moments: Moments,
+}
+
+impl Accumulator for PcaAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let Some(features) = values.first() else { return Ok(()) };
+        self.moments.update(&VectorColumn::try_new(NAME, features)?)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.moments.merge_states(states)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(self.moments.state())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        fit_components(NAME, &mut self.moments, self.k)?.to_scalar()
+    }
+
+    fn size(&self) -> usize {
+        self.moments.size()
+    }
+}
