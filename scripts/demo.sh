@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main command: runs the Fruits! job embedded, on generated Fruits-360-like images.
 # Installs what it needs (scripts/setup.sh), builds verger, generates the images once
-# (.verger/demo/images) and runs sql/fruits_read.sql and sql/fruits_features.sql on them. Extra arguments go to
+# (.verger/demo/images) and runs sql/fruits_read.sql, sql/fruits_features.sql and
+# sql/fruits_pca.sql on them. Extra arguments go to
 # `verger sql` (e.g. --format csv).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,3 +21,5 @@ echo "demo: reading $images"
 "$verger" sql -f "$root/sql/fruits_read.sql" --var "input=$images" "$@"
 echo "demo: CNN features (EfficientNet-Lite0 through ONNX Runtime)"
 "$verger" sql -f "$root/sql/fruits_features.sql" --var "input=$images" "$@"
+echo "demo: StandardScaler + PCA (90 % of the variance), fitted on all the photos"
+"$verger" sql -f "$root/sql/fruits_pca.sql" --var "input=$images" "$@"

@@ -107,10 +107,14 @@ class MlParity(unittest.TestCase):
         close(self, [r["p"] for r in rows], self.x @ components.T, "pca")
 
     def test_the_seeds_pipeline_scale_then_pca_for_90_percent(self):
-        rows = self.query(
-            "SELECT id, pca(standard_scale(f, (SELECT standard_scaler_fit(f, true, true) FROM t)), 0.9) AS p "
-            "FROM t ORDER BY id"
-        )
+        for select in [
+            "SELECT id, pca(standard_scale(f, (SELECT standard_scaler_fit(f, true, true) FROM t)), 0.9) AS p FROM t ORDER BY id",
+            "SELECT id, pca(standardize(f, true, true), 0.9) AS p FROM t ORDER BY id",
+        ]:
+            with self.subTest(select=select):
+                self.check_scaled_pca(self.query(select))
+
+    def check_scaled_pca(self, rows):
         std = self.x.std(axis=0, ddof=1)
         scaled = (self.x - self.x.mean(axis=0)) * np.divide(1.0, std, out=np.zeros_like(std), where=std != 0)
         explained, components = self.numpy_pca(scaled)

@@ -7,7 +7,8 @@
 //!   and reused;
 //! - transforms are scalar functions — [`StandardScale`] (`standard_scale`) and
 //!   [`PcaTransform`] (`pca_transform`);
-//! - `pca(features [, k])` does both in one call ([`one_liner`]).
+//! - `pca(features [, k])` and `standardize(features [, with_mean, with_std])` fit and
+//!   transform in one call ([`one_liner`]).
 
 mod args;
 mod error;
@@ -33,7 +34,8 @@ pub fn ml_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     vec![Arc::new(AggregateUDF::from(StandardScalerFit::default())), Arc::new(AggregateUDF::from(PcaFit::default()))]
 }
 
-/// The transforms (`standard_scale`, `pca_transform`), the one-liners (`pca`) and the
+/// The transforms (`standard_scale`, `pca_transform`), the one-liners (`pca`,
+/// `standardize`) and the
 /// internal model broadcast the one-liners use.
 pub fn ml_scalar_functions() -> Vec<Arc<ScalarUDF>> {
     let mut functions = vec![

@@ -4,7 +4,7 @@
 
 use crate::args::DOC_SECTION;
 use crate::model::model_blob;
-use crate::vectors::{VectorBuilder, coerce_vector_arg};
+use crate::vectors::{VectorBuilder, coerce_vector_arg, fixed_length};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, DictionaryArray, Int32Array};
 use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::{Result, exec_err, plan_err};
@@ -33,17 +33,22 @@ impl OneLinerSpec {
 }
 
 pub const PCA: &str = "pca";
+pub const STANDARDIZE: &str = "standardize";
 /// `pca(features)` keeps the fewest components explaining 90 % of the variance, the
 /// seeds' choice.
 pub const DEFAULT_PCA_VARIANCE: f64 = 0.9;
 
-pub const ONE_LINERS: &[OneLinerSpec] = &[OneLinerSpec { name: PCA, fit: "pca_fit", transform: "pca_transform", parameters: (0, 1) }];
+pub const ONE_LINERS: &[OneLinerSpec] = &[
+    OneLinerSpec { name: PCA, fit: "pca_fit", transform: "pca_transform", parameters: (0, 1) },
+    OneLinerSpec { name: STANDARDIZE, fit: "standard_scaler_fit", transform: "standard_scale", parameters: (0, 2) },
+];
 
 pub fn one_liner(name: &str) -> Option<&'static OneLinerSpec> {
     ONE_LINERS.iter().find(|spec| spec.name == name)
 }
 
-/// `pca(features [, k])`: PCA fitted on all the rows the SELECT sees, applied to each.
+/// `pca(features [, k])` and `standardize(features [, with_mean, with_std])`: a fit on all
+/// the rows the SELECT sees, applied to each.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OneLinerFunction {
     spec: OneLinerSpec,
@@ -72,6 +77,21 @@ static PCA_DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
+static STANDARDIZE_DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        DOC_SECTION,
+        "StandardScaler in one call: fits standard_scaler_fit(features, with_mean, with_std) on every row the SELECT \
+         sees and returns standard_scale(features, model) for each row, planned like pca(). Defaults as in Spark: \
+         with_mean FALSE, with_std TRUE. Allowed only in a SELECT list; nests: pca(standardize(f, true, true), 0.9).",
+        "standardize(features [, with_mean, with_std])",
+    )
+    .with_argument("features", "Vectors: an array of numbers, all of one length.")
+    .with_argument("with_mean", "Centre on the mean (constant, default FALSE).")
+    .with_argument("with_std", "Divide by the sample standard deviation (constant, default TRUE).")
+    .with_sql_example("SELECT label, pca(standardize(image_features(content), true, true), 0.9) AS pca_features FROM images")
+    .build()
+});
+
 impl ScalarUDFImpl for OneLinerFunction {
     fn name(&self) -> &str {
         self.spec.name
@@ -90,12 +110,19 @@ impl ScalarUDFImpl for OneLinerFunction {
             return plan_err!("{} takes (features [, k]), got {} arguments", self.spec.name, arg_types.len());
         }
         let mut coerced = vec![coerce_vector_arg(self.spec.name, features)?];
-        coerced.extend(parameters.iter().cloned());
+        match self.spec.name {
+            STANDARDIZE => coerced.extend(parameters.iter().map(|_| DataType::Boolean)),
+            _ => coerced.extend(parameters.iter().cloned()),
+        }
         Ok(coerced)
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(VectorBuilder::data_type(None))
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        // The transform's type: standard_scale keeps a fixed length, pca_transform cannot.
+        Ok(match self.spec.name {
+            STANDARDIZE => VectorBuilder::data_type(arg_types.first().and_then(fixed_length)),
+            _ => VectorBuilder::data_type(None),
+        })
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -109,6 +136,7 @@ impl ScalarUDFImpl for OneLinerFunction {
     fn documentation(&self) -> Option<&Documentation> {
         match self.spec.name {
             PCA => Some(&PCA_DOCUMENTATION),
+            STANDARDIZE => Some(&STANDARDIZE_DOCUMENTATION),
             _ => None,
         }
     }

@@ -1,5 +1,5 @@
-//! One-liners: `pca(features [, k])` — a fit over every row of the SELECT and its
-//! transform, planned as a distributed two-phase aggregate whose model is broadcast.
+//! One-liners: `pca(features [, k])` and `standardize(features [, with_mean, with_std])` —
+//! a fit over every row of the SELECT and its transform, planned as a distributed two-phase aggregate whose model is broadcast.
 
 pub mod codec;
 mod functions;
@@ -7,7 +7,7 @@ mod materialize;
 mod planner;
 mod rule;
 
-pub use functions::{BROADCAST_KEY, BROADCAST_MODEL, BroadcastKey, BroadcastModel, DEFAULT_PCA_VARIANCE, ONE_LINERS, OneLinerFunction, OneLinerSpec};
+pub use functions::{BROADCAST_KEY, BROADCAST_MODEL, BroadcastKey, BroadcastModel, DEFAULT_PCA_VARIANCE, ONE_LINERS, PCA, STANDARDIZE, OneLinerFunction, OneLinerSpec};
 pub use materialize::{MaterializeRead, MaterializeReadExec, MaterializeWrite, MaterializeWriteExec};
 pub use planner::{MaterializePlanner, VergerQueryPlanner};
 pub use rule::{FIT_TRANSFORM_RULE_NAME, FitTransformRule};
