@@ -9,7 +9,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 "$root/scripts/setup.sh"
 export CARGO_INCREMENTAL=0
-cargo build --locked -p verger-cli --bin verger
+# The same build as scripts/test.sh: building the binary alone resolves other features for
+# shared dependencies (the tests' dev-dependencies add some) and rebuilds DataFusion, so the
+# two commands share one build instead.
+cargo build --locked --workspace --all-targets
 verger="$root/target/debug/verger"
 
 images="$root/.verger/demo/images"

@@ -119,3 +119,23 @@ pub fn decode_physical(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Option<
         Ok(Arc::new(MaterializeReadExec::with_input(node.id, node.dir, schema, node.slots, Arc::clone(input))?) as Arc<dyn ExecutionPlan>)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{DataType, Field};
+
+    #[test]
+    fn the_read_node_keeps_its_schema_and_qualifiers() -> Result<()> {
+        let schema = Schema::new(vec![Field::new("path", DataType::Utf8, false), Field::new("__fit_input_0", DataType::Float32, true)]);
+        let qualified = DFSchema::from_field_specific_qualified_schema(vec![Some(TableReference::from("images")), None], &Arc::new(schema))?;
+        let node = MaterializeRead { id: "q".to_owned(), dir: "s3://b/tmp".to_owned(), schema: Arc::new(qualified) };
+        let mut buf = Vec::new();
+        encode_logical(&Extension { node: Arc::new(node.clone()) }, &mut buf).ok_or_else(|| codec_error("not encoded"))??;
+        let decoded = decode_logical(&buf, &[]).ok_or_else(|| codec_error("not decoded"))??;
+        let decoded = decoded.node.as_any().downcast_ref::<MaterializeRead>().cloned().ok_or_else(|| codec_error("other node"))?;
+        assert_eq!(decoded, node);
+        assert!(decode_logical(b"something else", &[]).is_none());
+        Ok(())
+    }
+}
