@@ -420,8 +420,10 @@ async fn complete_parts(store: &Arc<dyn ObjectStore>, base: &Path, shown: &str) 
     let complete = total.is_some_and(|n| parts.len() == n && parts.iter().enumerate().all(|(k, (i, t, _))| k == *i && *t == n));
     if !complete {
         return Err(materialize_error(format!(
-            "{shown} holds {} of {} parts: the fit side did not write them all, or they are on another machine's disk \
-             (on a multi-host cluster, set verger.materialize.dir to storage every executor shares, e.g. s3://bucket/tmp)",
+            "{shown} holds {} of {} parts: either the transform ran before the fit finished writing them (Ballista's \
+             static planner, ballista.planner.adaptive.enabled = false, can schedule it so: keep the default adaptive \
+             planner), or they are on another machine's disk (on a multi-host cluster, set verger.materialize.dir to \
+             storage every executor shares, e.g. s3://bucket/tmp)",
             parts.len(),
             total.map_or_else(|| "its".to_owned(), |n| n.to_string()),
         )));
