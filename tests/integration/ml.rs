@@ -148,6 +148,10 @@ async fn the_one_liner_computes_features_once_and_matches_on_the_cluster() {
     remote.sql(&set_dir).await.unwrap_or_else(|e| panic!("{e}"));
     remote.sql(&create(images.path())).await.unwrap_or_else(|e| panic!("{e}"));
     let on_cluster = double_vectors(&remote, ONE_LINER).await;
+    // Every image once: no part read twice, none skipped.
+    let counted = collect(&remote, &format!("SELECT count(*) AS n FROM ({ONE_LINER})")).await;
+    let count = counted.first().map(|b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0));
+    assert_eq!(count, Some(18), "{}", cluster.all_logs());
     let difference = worst_relative(&expected, &on_cluster);
     // Same features up to ORT rounding across mini-batches, same fit.
     assert!(difference < 1e-4, "cluster vs embedded: {difference:e}\n{}", cluster.all_logs());

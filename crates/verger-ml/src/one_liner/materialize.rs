@@ -471,8 +471,10 @@ async fn finish_reading(store: Arc<dyn ObjectStore>, base: Path, slot: usize, sl
         return;
     }
     for meta in listed {
-        if let Err(e) = store.delete(&meta.location).await {
-            log::warn!("could not delete the materialised file {}: {e}", meta.location);
+        // Two readers finishing together may both clean up: a file already gone is fine.
+        match store.delete(&meta.location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => log::warn!("could not delete the materialised file {}: {e}", meta.location),
         }
     }
     if let Some(folder) = local_folder {
