@@ -10,6 +10,7 @@
 
 use crate::error::{fit_error, input_error};
 use crate::vectors::VectorColumn;
+use datafusion::logical_expr::Accumulator;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, UInt64Type};
@@ -298,6 +299,53 @@ impl Moments {
             None => 0,
         };
         std::mem::size_of::<Self>() + 8 * (self.mean.capacity() + self.block.capacity() + comoment)
+    }
+}
+
+/// How a fit turns its merged moments (never empty) into a model value.
+pub trait FitFinish: std::fmt::Debug + Send + Sync + 'static {
+    fn finish(&self, function: &'static str, moments: &mut Moments) -> Result<ScalarValue>;
+}
+
+/// The accumulator of every fit: rows and partial states go into [`Moments`]; the fit's
+/// [`FitFinish`] makes the model. No row at all is an error, as in Spark.
+#[derive(Debug)]
+pub struct FitAccumulator<F> {
+    function: &'static str,
+    moments: Moments,
+    finish: F,
+}
+
+impl<F: FitFinish> FitAccumulator<F> {
+    pub fn new(function: &'static str, second: Second, finish: F) -> Self {
+        Self { function, moments: Moments::new(function, second), finish }
+    }
+}
+
+impl<F: FitFinish> Accumulator for FitAccumulator<F> {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let Some(features) = values.first() else { return Ok(()) };
+        self.moments.update(&VectorColumn::try_new(self.function, features)?)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.moments.merge_states(states)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(self.moments.state())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.moments.flush();
+        if self.moments.count() == 0 {
+            return Err(fit_error(self.function, "no rows to fit: the input is empty or all its vectors are NULL"));
+        }
+        self.finish.finish(self.function, &mut self.moments)
+    }
+
+    fn size(&self) -> usize {
+        self.moments.size()
     }
 }
 

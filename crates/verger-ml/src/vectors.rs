@@ -3,7 +3,7 @@
 //! as Spark does when it turns an `array<float>` into an ML vector.
 
 use crate::error::input_error;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, GenericListArray, OffsetSizeTrait};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, OffsetSizeTrait};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Float32Type, Float64Type};
 use datafusion::common::{Result, plan_err};
@@ -34,6 +34,14 @@ pub fn coerce_vector_arg(function: &str, data_type: &DataType) -> Result<DataTyp
         Some(coerced) => Ok(coerced),
         None => plan_err!("{function}: the features must be an array of numbers (FIXED_SIZE_LIST, LIST or LARGE_LIST), got {data_type}"),
     }
+}
+
+/// The coerced `(features, model)` arguments of a transform.
+pub fn coerce_transform_args(function: &str, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    let [features, model] = arg_types else {
+        return plan_err!("{function} takes (features, model), got {} arguments", arg_types.len());
+    };
+    Ok(vec![coerce_vector_arg(function, features)?, model.clone()])
 }
 
 /// The vector length fixed by the type, if any.
@@ -107,10 +115,6 @@ fn offset<O: OffsetSizeTrait>(value: O) -> usize {
     value.as_usize()
 }
 
-fn list_parts<O: OffsetSizeTrait>(list: &GenericListArray<O>) -> &[O] {
-    list.value_offsets()
-}
-
 impl<'a> VectorColumn<'a> {
     /// A view of `array`, which must have a type [`coerce_vector_type`] returns unchanged.
     pub fn try_new(function: &'static str, array: &'a ArrayRef) -> Result<Self> {
@@ -125,11 +129,11 @@ impl<'a> VectorColumn<'a> {
             }
             DataType::List(_) => {
                 let list = array.as_list::<i32>();
-                (Offsets::Small(list_parts(list)), values_of(function, list.values())?)
+                (Offsets::Small(list.value_offsets()), values_of(function, list.values())?)
             }
             DataType::LargeList(_) => {
                 let list = array.as_list::<i64>();
-                (Offsets::Large(list_parts(list)), values_of(function, list.values())?)
+                (Offsets::Large(list.value_offsets()), values_of(function, list.values())?)
             }
             DataType::Null => (Offsets::Fixed { size: 0, first: 0 }, (Values::F64(&[]), None)),
             other => return Err(input_error(function, format!("the features must be an array of numbers, got {other}"))),

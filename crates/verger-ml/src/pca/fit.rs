@@ -4,9 +4,8 @@ use super::PcaModel;
 use crate::args::{DOC_SECTION, literal};
 use crate::error::fit_error;
 use crate::model::FittedModel;
-use crate::moments::{Moments, Second};
-use crate::vectors::{VectorColumn, coerce_vector_arg, fixed_length};
-use datafusion::arrow::array::ArrayRef;
+use crate::moments::{FitAccumulator, FitFinish, Moments, Second};
+use crate::vectors::{coerce_vector_arg, fixed_length};
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -173,7 +172,7 @@ impl AggregateUDFImpl for PcaFit {
         {
             return plan_err!("{NAME}: k = {k} is more than the {d} features");
         }
-        Ok(Box::new(PcaAccumulator { k, moments: Moments::new(NAME, Second::Full) }))
+        Ok(Box::new(FitAccumulator::new(NAME, Second::Full, k)))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -181,31 +180,8 @@ impl AggregateUDFImpl for PcaFit {
     }
 }
 
-#[derive(Debug)]
-struct PcaAccumulator {
-    k: Components,
-    moments: Moments,
-}
-
-impl Accumulator for PcaAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some(features) = values.first() else { return Ok(()) };
-        self.moments.update(&VectorColumn::try_new(NAME, features)?)
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.moments.merge_states(states)
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(self.moments.state())
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        fit_components(NAME, &mut self.moments, self.k)?.to_scalar()
-    }
-
-    fn size(&self) -> usize {
-        self.moments.size()
+impl FitFinish for Components {
+    fn finish(&self, function: &'static str, moments: &mut Moments) -> Result<ScalarValue> {
+        fit_components(function, moments, *self)?.to_scalar()
     }
 }

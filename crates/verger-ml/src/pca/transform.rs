@@ -4,7 +4,7 @@ use super::PcaModel;
 use crate::args::DOC_SECTION;
 use crate::error::input_error;
 use crate::model::{RowModels, runs};
-use crate::vectors::{VectorBuilder, VectorColumn, coerce_vector_arg};
+use crate::vectors::{VectorBuilder, VectorColumn, coerce_transform_args};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
@@ -51,10 +51,7 @@ impl ScalarUDFImpl for PcaTransform {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [features, model] = arg_types else {
-            return plan_err!("{NAME} takes (features, model), got {} arguments", arg_types.len());
-        };
-        Ok(vec![coerce_vector_arg(NAME, features)?, model.clone()])
+        coerce_transform_args(NAME, arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -69,11 +66,13 @@ impl ScalarUDFImpl for PcaTransform {
         let features = features.to_array(rows)?;
         let column = VectorColumn::try_new(NAME, &features)?;
         let models = RowModels::<PcaModel>::resolve(NAME, model, rows)?;
-        let mut projected: Vec<Option<Vec<f64>>> = vec![None; rows];
+        // Each run's projections in one buffer; rows point at theirs.
+        let mut outputs: Vec<(usize, Vec<f64>)> = Vec::new();
+        let mut located: Vec<Option<(usize, usize)>> = vec![None; rows];
         for (index, range) in runs(&models.per_row) {
             let model = &models.models[index];
             let (d, k) = (model.dimension(), model.k);
-            let mut present = Vec::with_capacity(range.len());
+            let mut present = 0;
             let mut block = Vec::with_capacity(range.len() * d);
             for row in range {
                 let Some(vector) = column.get(row)? else { continue };
@@ -83,20 +82,22 @@ impl ScalarUDFImpl for PcaTransform {
                 let start = block.len();
                 block.resize(start + d, 0.0);
                 vector.write_f64(&mut block[start..]);
-                present.push(row);
+                located[row] = Some((outputs.len(), present * k));
+                present += 1;
             }
-            let mut output = vec![0.0; present.len() * k];
-            let inputs = MatRef::from_row_major_slice(&block, present.len(), d);
+            let mut output = vec![0.0; present * k];
+            let inputs = MatRef::from_row_major_slice(&block, present, d);
             let components = MatRef::from_row_major_slice(&model.components, k, d);
-            matmul(MatMut::from_row_major_slice_mut(&mut output, present.len(), k), Accum::Replace, inputs, components.transpose(), 1.0, Par::Seq);
-            for (row, values) in present.into_iter().zip(output.chunks_exact(k.max(1))) {
-                projected[row] = Some(values[..k].to_vec());
-            }
+            matmul(MatMut::from_row_major_slice_mut(&mut output, present, k), Accum::Replace, inputs, components.transpose(), 1.0, Par::Seq);
+            outputs.push((k, output));
         }
         let mut output = VectorBuilder::new(None, rows);
-        for values in projected {
-            match values {
-                Some(values) => output.push_with(values.len(), |out| out.copy_from_slice(&values)),
+        for place in located {
+            match place {
+                Some((run, start)) => {
+                    let (k, values) = &outputs[run];
+                    output.push_with(*k, |out| out.copy_from_slice(&values[start..start + k]));
+                }
                 None => output.push_null(),
             }
         }

@@ -3,11 +3,9 @@
 
 use super::ScalerModel;
 use crate::args::{DOC_SECTION, boolean};
-use crate::error::fit_error;
 use crate::model::FittedModel;
-use crate::moments::{Moments, Second};
-use crate::vectors::{VectorColumn, coerce_vector_arg};
-use datafusion::arrow::array::ArrayRef;
+use crate::moments::{FitAccumulator, FitFinish, Moments, Second};
+use crate::vectors::coerce_vector_arg;
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -77,7 +75,7 @@ impl AggregateUDFImpl for StandardScalerFit {
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let with_mean = boolean(NAME, args.exprs, 1, "with_mean", false)?;
         let with_std = boolean(NAME, args.exprs, 2, "with_std", true)?;
-        Ok(Box::new(ScalerAccumulator { with_mean, with_std, moments: Moments::new(NAME, Second::Diagonal) }))
+        Ok(Box::new(FitAccumulator::new(NAME, Second::Diagonal, ScalerFinish { with_mean, with_std })))
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -85,46 +83,25 @@ impl AggregateUDFImpl for StandardScalerFit {
     }
 }
 
+/// Spark's StandardScalerModel from the moments: sample std (n − 1), 0 for one row.
 #[derive(Debug)]
-struct ScalerAccumulator {
+struct ScalerFinish {
     with_mean: bool,
     with_std: bool,
-    moments: Moments,
 }
 
-impl Accumulator for ScalerAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some(features) = values.first() else { return Ok(()) };
-        self.moments.update(&VectorColumn::try_new(NAME, features)?)
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        self.moments.merge_states(states)
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(self.moments.state())
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.moments.flush();
-        let count = self.moments.count();
-        if count == 0 {
-            return Err(fit_error(NAME, "no rows to fit: the input is empty or all its vectors are NULL"));
-        }
+impl FitFinish for ScalerFinish {
+    fn finish(&self, _function: &'static str, moments: &mut Moments) -> Result<ScalarValue> {
+        let count = moments.count();
         let denominator = count.saturating_sub(1) as f64;
-        let std = self.moments.diagonal().iter().map(|m2| if count > 1 { (m2 / denominator).sqrt() } else { 0.0 }).collect();
+        let std = moments.diagonal().iter().map(|m2| if count > 1 { (m2 / denominator).sqrt() } else { 0.0 }).collect();
         let model = ScalerModel {
             with_mean: self.with_mean,
             with_std: self.with_std,
             count: i64::try_from(count).unwrap_or(i64::MAX),
-            mean: self.moments.mean().to_vec(),
+            mean: moments.mean().to_vec(),
             std,
         };
         model.to_scalar()
-    }
-
-    fn size(&self) -> usize {
-        self.moments.size()
     }
 }

@@ -3,8 +3,8 @@
 use super::ScalerModel;
 use crate::args::DOC_SECTION;
 use crate::error::input_error;
-use crate::model::{RowModels};
-use crate::vectors::{VectorBuilder, VectorColumn, coerce_vector_arg, fixed_length};
+use crate::model::RowModels;
+use crate::vectors::{VectorBuilder, VectorColumn, coerce_transform_args, fixed_length};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
@@ -49,10 +49,7 @@ impl ScalarUDFImpl for StandardScale {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        let [features, model] = arg_types else {
-            return plan_err!("{NAME} takes (features, scaler), got {} arguments", arg_types.len());
-        };
-        Ok(vec![coerce_vector_arg(NAME, features)?, model.clone()])
+        coerce_transform_args(NAME, arg_types)
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
