@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main command: runs the Fruits! job embedded, on generated Fruits-360-like images.
 # Installs what it needs (scripts/setup.sh), builds verger, generates the images once
-# (.verger/demo/images) and runs sql/fruits_read.sql, sql/fruits_features.sql and
-# sql/fruits_pca.sql on them. Extra arguments go to
-# `verger sql` (e.g. --format csv).
+# (.verger/demo/images), runs sql/fruits_pipeline.sql on them (binaryFile → label → CNN
+# features → StandardScaler + PCA for 90 % of the variance → Parquet committed with _SUCCESS
+# in .verger/demo/fruits_pca), then prints the job's summary and writes the PCA scatter plot
+# to .verger/demo/fruits_pca_pca.png. Extra arguments go to `verger sql`
+# (e.g. --set verger.images.on_error=null).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -20,9 +22,7 @@ if [ ! -d "$images" ]; then
   "$verger" gen-images --out "$images.tmp" --labels 8 --per-label 25 --seed 42
   mv "$images.tmp" "$images"
 fi
-echo "demo: reading $images"
-"$verger" sql -f "$root/sql/fruits_read.sql" --var "input=$images" "$@"
-echo "demo: CNN features (EfficientNet-Lite0 through ONNX Runtime)"
-"$verger" sql -f "$root/sql/fruits_features.sql" --var "input=$images" "$@"
-echo "demo: StandardScaler + PCA (90 % of the variance), fitted on all the photos"
-"$verger" sql -f "$root/sql/fruits_pca.sql" --var "input=$images" "$@"
+output="$root/.verger/demo/fruits_pca"
+echo "demo: the Fruits! pipeline (sql/fruits_pipeline.sql): $images -> $output"
+"$verger" sql -q -f "$root/sql/fruits_pipeline.sql" --var "input=$images" --var "output=$output" "$@"
+"$verger" report "$output"

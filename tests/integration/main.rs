@@ -8,5 +8,6 @@ mod cli;
 mod cluster;
 mod features;
 mod ml;
+mod pipeline;
 mod s3;
 mod scan;

@@ -139,3 +139,53 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// `tests/support/s3_fault_proxy.py` in front of a moto server: of every `period` requests,
+/// one gets `503 SlowDown` and one a dropped connection.
+pub struct FaultProxy {
+    child: Child,
+    pub port: u16,
+    stats: tempfile::NamedTempFile,
+}
+
+impl FaultProxy {
+    pub fn start(moto: &Moto, period: u32) -> FaultProxy {
+        let port = free_port();
+        let stats = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("stats file: {e}"));
+        let python = moto_server().with_file_name("python");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/support/s3_fault_proxy.py");
+        let child = Command::new(python)
+            .arg(script)
+            .args([port.to_string(), moto.port.to_string(), period.to_string()])
+            .arg(stats.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start the fault proxy: {e}"));
+        let proxy = FaultProxy { child, port, stats };
+        wait_for_port(port, "the S3 fault proxy", Duration::from_secs(30));
+        proxy
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// (requests, 503 SlowDown answers, dropped connections) so far.
+    pub fn stats(&self) -> (u64, u64, u64) {
+        let text = std::fs::read_to_string(self.stats.path()).unwrap_or_default();
+        let numbers: Vec<u64> = text.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+        match numbers.as_slice() {
+            [requests, slowdowns, drops] => (*requests, *slowdowns, *drops),
+            _ => (0, 0, 0),
+        }
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -20,7 +20,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::fmt;
 use std::sync::Arc;
-use verger_config::VergerConfig;
+use verger_config::{OnError, VergerConfig};
 use verger_storage::{StorageLocation, object_store_for};
 
 /// Files read at once per partition: enough to hide S3 latency, few enough to bound memory.
@@ -97,13 +97,20 @@ pub(crate) struct FileRow {
     pub content: Option<Bytes>,
 }
 
-async fn read_file(store: Arc<dyn ObjectStore>, location: StorageLocation, file: ListedFile, read_content: bool, max_length: u64) -> Result<FileRow> {
+/// Reads a file's row. A file over the max length fails the query, as in Spark, unless
+/// `verger.images.on_error = 'null'`: then its row is kept with a NULL content.
+async fn read_file(store: Arc<dyn ObjectStore>, location: StorageLocation, file: ListedFile, read_content: bool, max_length: u64, on_error: OnError) -> Result<FileRow> {
     if !read_content {
         return Ok(FileRow { file, content: None });
     }
     let path = object_path(&file);
     if file.size > max_length {
-        return Err(BinaryFileError::FileTooLong { path: location.spark_path(&path), length: file.size, max_length }.into());
+        let error = BinaryFileError::FileTooLong { path: location.spark_path(&path), length: file.size, max_length };
+        if on_error == OnError::Null {
+            log::warn!("{error} Its content is NULL (verger.images.on_error = 'null').");
+            return Ok(FileRow { file, content: None });
+        }
+        return Err(error.into());
     }
     let read_error = |source| BinaryFileError::Read { path: location.spark_path(&path), source };
     let content = store.get(&path).await.map_err(read_error)?.bytes().await.map_err(read_error)?;
@@ -203,7 +210,8 @@ impl ExecutionPlan for BinaryFileScanExec {
             .try_flatten();
         let options = context.session_config().options();
         let store = object_store_for(&self.location, options)?;
-        let max_length = VergerConfig::from_options(options).binary_file_max_length;
+        let settings = VergerConfig::from_options(options);
+        let (max_length, on_error) = (settings.binary_file_max_length, settings.images_on_error);
         let batch_size = context.session_config().batch_size().max(1);
         let read_content = self.reads_content();
         let progress = context.session_config().get_extension::<ScanProgress>();
@@ -220,7 +228,7 @@ impl ExecutionPlan for BinaryFileScanExec {
         let rows = files
             .map(move |file| {
                 let (store, location) = (Arc::clone(&store), location.clone());
-                async move { read_file(store, location, file?, read_content, max_length).await }
+                async move { read_file(store, location, file?, read_content, max_length, on_error).await }
             })
             .buffered(CONCURRENT_READS);
         // Group rows into batches closed by row count or by content bytes, whichever first.

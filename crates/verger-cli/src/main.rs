@@ -32,6 +32,10 @@ enum Command {
         /// Host name executors and clients use to reach this scheduler.
         #[arg(long, default_value = "localhost")]
         external_host: String,
+        /// Seconds without a heartbeat before an executor is declared lost and its tasks
+        /// are run again on the others (executors beat every 5 s by default).
+        #[arg(long, default_value_t = 30)]
+        executor_timeout_seconds: u64,
     },
     /// Run a Ballista executor with verger's sources and functions.
     Executor {
@@ -59,6 +63,25 @@ enum Command {
         /// Seconds between heartbeats to the scheduler.
         #[arg(long, default_value_t = 5)]
         heartbeat_seconds: u64,
+    },
+    /// Summarise a committed PCA output (rows, labels, k, variance kept, elapsed, images/s)
+    /// and draw the scatter plot of its first two components next to it.
+    Report {
+        /// The output directory a `COPY … TO … STORED AS PARQUET` committed (local or s3://).
+        output: String,
+        /// Where to write the plot PNG (default: `<output>_pca.png`).
+        #[arg(long, conflicts_with = "no_plot")]
+        plot: Option<String>,
+        /// Print the summary only.
+        #[arg(long)]
+        no_plot: bool,
+        #[arg(long, default_value = "label")]
+        label_column: String,
+        #[arg(long, default_value = "pca_features")]
+        features_column: String,
+        /// Read when the output has it: the share of variance the PCA kept.
+        #[arg(long, default_value = "explained_variance")]
+        explained_column: String,
     },
     /// Write deterministic Fruits-360-like test images: OUT/<label>/<i>_100.jpg.
     GenImages {
@@ -106,8 +129,8 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> datafusion::error::Result<ExitCode> {
     match command {
         Command::Sql(args) => sql::run(args).await,
-        Command::Scheduler { bind_host, port, external_host } => {
-            verger_cluster::run_scheduler(&SchedulerOptions { bind_host, port, external_host }).await?;
+        Command::Scheduler { bind_host, port, external_host, executor_timeout_seconds } => {
+            verger_cluster::run_scheduler(&SchedulerOptions { bind_host, port, external_host, executor_timeout_seconds }).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Executor { bind_host, external_host, port, grpc_port, scheduler, vcores, work_dir, heartbeat_seconds } => {
@@ -124,6 +147,17 @@ async fn run(command: Command) -> datafusion::error::Result<ExitCode> {
                 heartbeat_seconds,
             };
             verger_cluster::run_executor(&options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { output, plot, no_plot, label_column, features_column, explained_column } => {
+            let plot = match (no_plot, plot) {
+                (true, _) => verger_report::PlotTarget::None,
+                (false, Some(path)) => verger_report::PlotTarget::At(path),
+                (false, None) => verger_report::PlotTarget::Beside,
+            };
+            let options = verger_report::ReportOptions { label_column, features_column, explained_column, plot };
+            let summary = verger_report::report(&verger::session_context()?, &output, &options).await?;
+            print!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
         Command::GenImages { out, labels, per_label, seed } => {

@@ -12,6 +12,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use std::sync::Arc;
 use verger_binaryfile::{BinaryFileScanExec, BinaryFileTable, codec};
 use verger_ml::one_liner::codec as one_liner_codec;
+use verger_parquet::codec as parquet_codec;
 
 /// Logical codec of verger's sources and plan nodes; everything else goes to Ballista's codec.
 #[derive(Debug, Default)]
@@ -24,11 +25,17 @@ impl LogicalExtensionCodec for VergerLogicalCodec {
         if let Some(node) = one_liner_codec::decode_logical(buf, inputs) {
             return node;
         }
+        if let Some(node) = parquet_codec::decode_logical(buf, inputs) {
+            return node;
+        }
         self.ballista.try_decode(buf, inputs, ctx)
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
         if let Some(encoded) = one_liner_codec::encode_logical(node, buf) {
+            return encoded;
+        }
+        if let Some(encoded) = parquet_codec::encode_logical(node, buf) {
             return encoded;
         }
         self.ballista.try_encode(node, buf)
@@ -84,6 +91,9 @@ impl PhysicalExtensionCodec for VergerPhysicalCodec {
         if let Some(plan) = one_liner_codec::decode_physical(buf, inputs) {
             return plan;
         }
+        if let Some(plan) = parquet_codec::decode_physical(buf, inputs) {
+            return plan;
+        }
         self.ballista.try_decode(buf, inputs, ctx, proto_converter)
     }
 
@@ -92,6 +102,9 @@ impl PhysicalExtensionCodec for VergerPhysicalCodec {
             return codec::encode_scan(scan, buf);
         }
         if let Some(encoded) = one_liner_codec::encode_physical(&node, buf) {
+            return encoded;
+        }
+        if let Some(encoded) = parquet_codec::encode_physical(&node, buf) {
             return encoded;
         }
         self.ballista.try_encode(node, buf, proto_converter)

@@ -43,6 +43,8 @@ pub struct SchedulerOptions {
     pub port: u16,
     /// Host name the executors and clients use to reach this scheduler.
     pub external_host: String,
+    /// An executor silent this long is lost: its tasks run again elsewhere.
+    pub executor_timeout_seconds: u64,
 }
 
 /// Ballista scheduler settings with verger's sessions and codecs.
@@ -53,6 +55,9 @@ pub fn scheduler_config(options: &SchedulerOptions) -> SchedulerConfig {
         external_host: options.external_host.clone(),
         // Spread tasks over all executors rather than filling one first.
         task_distribution: TaskDistributionPolicy::RoundRobin,
+        executor_timeout_seconds: options.executor_timeout_seconds,
+        expire_dead_executor_interval_seconds: options.executor_timeout_seconds.clamp(1, 15),
+        no_executors_grace_period_seconds: options.executor_timeout_seconds,
         ..SchedulerConfig::default()
     }
     .with_override_config_producer(Arc::new(verger_ballista_config))

@@ -43,6 +43,7 @@ pub fn ml_scalar_functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::from(PcaTransform::default())),
         Arc::new(ScalarUDF::from(one_liner::BroadcastModel::default())),
         Arc::new(ScalarUDF::from(one_liner::BroadcastKey::default())),
+        Arc::new(ScalarUDF::from(one_liner::PcaExplainedVariance::default())),
     ];
     functions.extend(one_liner::ONE_LINERS.iter().map(|spec| Arc::new(ScalarUDF::from(one_liner::OneLinerFunction::new(*spec)))));
     functions

@@ -17,6 +17,13 @@
 mod functions;
 
 use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+use verger_ml::one_liner::MaterializePlanner;
+use verger_parquet::ParquetOutputPlanner;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::Result;
 use datafusion::execution::SessionStateBuilder;
@@ -28,7 +35,8 @@ use std::sync::Arc;
 pub use verger_binaryfile::{BINARY_FILE_FORMAT, BinaryFileOptions, BinaryFileTable, BinaryFileTableFactory, ScanProgress};
 pub use verger_config::VergerConfig;
 pub use verger_features::{ImagePathRule, image_functions, load_model, resolve_model, set_inference_threads};
-pub use verger_ml::one_liner::{FitTransformRule, VergerQueryPlanner};
+pub use verger_ml::one_liner::FitTransformRule;
+pub use verger_parquet::{CommittedWriteRule, Manifest, SaveMode, read_manifest};
 pub use verger_ml::{PcaModel, ScalerModel, ml_aggregate_functions, ml_scalar_functions};
 pub use verger_storage::{S3Options, VergerObjectStoreRegistry, redact};
 
@@ -99,6 +107,9 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     if !has_rule(&ctx.state(), verger_ml::one_liner::FIT_TRANSFORM_RULE_NAME) {
         ctx.add_analyzer_rule(Arc::new(FitTransformRule));
     }
+    if !has_rule(&ctx.state(), verger_parquet::COMMITTED_WRITE_RULE_NAME) {
+        ctx.add_analyzer_rule(Arc::new(CommittedWriteRule));
+    }
     // Functions that depend on settings (the image functions' models) see the session's.
     let config = ctx.state().config_options().clone();
     let state = ctx.state_ref();
@@ -118,6 +129,7 @@ pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilde
     let mut rules = datafusion::optimizer::Analyzer::new().rules;
     rules.insert(0, Arc::new(ImagePathRule));
     rules.insert(1, Arc::new(FitTransformRule));
+    rules.insert(2, Arc::new(CommittedWriteRule));
     builder = builder.with_analyzer_rules(rules).with_query_planner(Arc::new(VergerQueryPlanner));
     let aggregates = builder.aggregate_functions().get_or_insert_with(Vec::new);
     aggregates.retain(|f| !aggregate_functions().iter().any(|v| v.name() == f.name()));
@@ -128,6 +140,19 @@ pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilde
         factories.insert(BINARY_FILE_FORMAT.to_owned(), Arc::new(BinaryFileTableFactory));
     }
     Ok(builder)
+}
+
+/// DataFusion's physical planner with verger's extension planners: the one-liners'
+/// materialisation and the committed Parquet output.
+#[derive(Debug, Default)]
+pub struct VergerQueryPlanner;
+
+#[async_trait]
+impl QueryPlanner for VergerQueryPlanner {
+    async fn create_physical_plan(&self, logical_plan: &LogicalPlan, session: &dyn Session) -> Result<Arc<dyn ExecutionPlan>> {
+        let planners: Vec<Arc<dyn ExtensionPlanner + Send + Sync>> = vec![Arc::new(MaterializePlanner), Arc::new(ParquetOutputPlanner)];
+        DefaultPhysicalPlanner::with_extension_planners(planners).create_physical_plan(logical_plan, session).await
+    }
 }
 
 /// The one call: an embedded `SessionContext` with every verger source and function.

@@ -26,7 +26,7 @@ impl OneLinerSpec {
     /// The fit's arguments after the features, defaults filled in.
     pub fn fit_parameters(&self, given: &[Expr]) -> Vec<Expr> {
         match (self.name, given) {
-            (PCA, []) => vec![lit(DEFAULT_PCA_VARIANCE)],
+            (PCA | PCA_EXPLAINED_VARIANCE, []) => vec![lit(DEFAULT_PCA_VARIANCE)],
             _ => given.to_vec(),
         }
     }
@@ -34,6 +34,7 @@ impl OneLinerSpec {
 
 pub const PCA: &str = "pca";
 pub const STANDARDIZE: &str = "standardize";
+pub const PCA_EXPLAINED_VARIANCE: &str = "pca_explained_variance";
 /// `pca(features)` keeps the fewest components explaining 90 % of the variance, the
 /// seeds' choice.
 pub const DEFAULT_PCA_VARIANCE: f64 = 0.9;
@@ -41,6 +42,7 @@ pub const DEFAULT_PCA_VARIANCE: f64 = 0.9;
 pub const ONE_LINERS: &[OneLinerSpec] = &[
     OneLinerSpec { name: PCA, fit: "pca_fit", transform: "pca_transform", parameters: (0, 1) },
     OneLinerSpec { name: STANDARDIZE, fit: "standard_scaler_fit", transform: "standard_scale", parameters: (0, 2) },
+    OneLinerSpec { name: PCA_EXPLAINED_VARIANCE, fit: "pca_fit", transform: super::explained::NAME, parameters: (0, 1) },
 ];
 
 pub fn one_liner(name: &str) -> Option<&'static OneLinerSpec> {
@@ -74,6 +76,20 @@ static PCA_DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     .with_argument("features", "Vectors: an array of numbers, all of one length.")
     .with_argument("k", "A constant: a number of components, or a fraction in (0, 1] of variance to explain (default 0.9).")
     .with_sql_example("SELECT label, pca(image_features(content), 0.9) AS pca_features FROM images")
+    .build()
+});
+
+static PCA_EXPLAINED_VARIANCE_DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        DOC_SECTION,
+        "The share of the total variance kept by pca(features, k), as a DOUBLE on every row: the sum of the fitted \
+         model's explained_variance (Spark: PCAModel.explainedVariance.sum()). In the same SELECT as pca() with the \
+         same arguments, both use one fit. Allowed only in a SELECT list.",
+        "pca_explained_variance(features [, k])",
+    )
+    .with_argument("features", "Vectors: an array of numbers, all of one length.")
+    .with_argument("k", "As for pca(): a number of components or a fraction of variance (default 0.9).")
+    .with_sql_example("SELECT label, pca(f, 0.9) AS pca_features, pca_explained_variance(f, 0.9) AS explained FROM t")
     .build()
 });
 
@@ -121,6 +137,7 @@ impl ScalarUDFImpl for OneLinerFunction {
         // The transform's type: standard_scale keeps a fixed length, pca_transform cannot.
         Ok(match self.spec.name {
             STANDARDIZE => VectorBuilder::data_type(arg_types.first().and_then(fixed_length)),
+            PCA_EXPLAINED_VARIANCE => DataType::Float64,
             _ => VectorBuilder::data_type(None),
         })
     }
@@ -137,6 +154,7 @@ impl ScalarUDFImpl for OneLinerFunction {
         match self.spec.name {
             PCA => Some(&PCA_DOCUMENTATION),
             STANDARDIZE => Some(&STANDARDIZE_DOCUMENTATION),
+            PCA_EXPLAINED_VARIANCE => Some(&PCA_EXPLAINED_VARIANCE_DOCUMENTATION),
             _ => None,
         }
     }

@@ -2,12 +2,14 @@
 //! a fit over every row of the SELECT and its transform, planned as a distributed two-phase aggregate whose model is broadcast.
 
 pub mod codec;
+mod explained;
 mod functions;
 mod materialize;
 mod planner;
 mod rule;
 
-pub use functions::{BROADCAST_KEY, BROADCAST_MODEL, BroadcastKey, BroadcastModel, DEFAULT_PCA_VARIANCE, ONE_LINERS, PCA, STANDARDIZE, OneLinerFunction, OneLinerSpec};
+pub use functions::{BROADCAST_KEY, BROADCAST_MODEL, BroadcastKey, BroadcastModel, DEFAULT_PCA_VARIANCE, ONE_LINERS, PCA, PCA_EXPLAINED_VARIANCE, STANDARDIZE, OneLinerFunction, OneLinerSpec};
+pub use explained::PcaExplainedVariance;
 pub use materialize::{MaterializeRead, MaterializeReadExec, MaterializeWrite, MaterializeWriteExec};
-pub use planner::{MaterializePlanner, VergerQueryPlanner};
+pub use planner::MaterializePlanner;
 pub use rule::{FIT_TRANSFORM_RULE_NAME, FitTransformRule};

@@ -3,11 +3,10 @@
 use super::materialize::{MaterializeRead, MaterializeReadExec, MaterializeWrite, MaterializeWriteExec};
 use async_trait::async_trait;
 use datafusion::common::{Result, internal_err};
-use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 use datafusion::catalog::Session;
 use std::sync::Arc;
 
@@ -39,18 +38,5 @@ impl ExtensionPlanner for MaterializePlanner {
             return Ok(Some(Arc::new(MaterializeReadExec::try_new(read.id.clone(), read.dir.clone(), schema, slots)?)));
         }
         Ok(None)
-    }
-}
-
-/// DataFusion's planner with verger's extension planners.
-#[derive(Debug, Default)]
-pub struct VergerQueryPlanner;
-
-#[async_trait]
-impl QueryPlanner for VergerQueryPlanner {
-    async fn create_physical_plan(&self, logical_plan: &LogicalPlan, session: &dyn Session) -> Result<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(MaterializePlanner)])
-            .create_physical_plan(logical_plan, session)
-            .await
     }
 }

@@ -150,17 +150,26 @@ fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> 
         spec: &'static OneLinerSpec,
         args: Vec<Expr>,
     }
-    let planned: Vec<Planned> = calls
-        .into_iter()
-        .map(|call| {
-            let Some((spec, function)) = one_liner_call(&call) else {
-                return plan_err!("internal: not a one-liner call: {call}");
-            };
-            let (spec, args) = (spec, function.args.clone());
-            let (input_name, model_name) = (fresh("fit_input", counter), fresh("fit_model", counter));
-            Ok(Planned { call, input_name, model_name, spec, args })
-        })
-        .collect::<Result<_>>()?;
+    let mut planned: Vec<Planned> = Vec::with_capacity(calls.len());
+    for call in calls {
+        let Some((spec, function)) = one_liner_call(&call) else {
+            return plan_err!("internal: not a one-liner call: {call}");
+        };
+        let args = function.args.clone();
+        // Calls with the same fit on the same arguments (`pca(f, 0.9)` and
+        // `pca_explained_variance(f, 0.9)`) share one fit and one model.
+        let fit_arguments = |spec: &OneLinerSpec, args: &[Expr]| {
+            let mut all = args.first().cloned().into_iter().collect::<Vec<_>>();
+            all.extend(spec.fit_parameters(args.get(1..).unwrap_or_default()));
+            (spec.fit, all)
+        };
+        let shared = planned.iter().find(|p| fit_arguments(p.spec, &p.args) == fit_arguments(spec, &args));
+        let (input_name, model_name) = match shared {
+            Some(p) => (p.input_name.clone(), p.model_name.clone()),
+            None => (fresh("fit_input", counter), fresh("fit_model", counter)),
+        };
+        planned.push(Planned { call, input_name, model_name, spec, args });
+    }
 
     // The SELECT list with each call replaced by its transform.
     let preserver = NamePreserver::new_for_projection();
@@ -191,7 +200,10 @@ fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> 
         }
     }
     let mut carried: Vec<Expr> = needed.into_iter().map(Expr::Column).collect();
-    for p in &planned {
+    for (i, p) in planned.iter().enumerate() {
+        if planned[..i].iter().any(|q| q.input_name == p.input_name) {
+            continue;
+        }
         let Some(features) = p.args.first() else {
             return plan_err!("{}() needs the features", p.spec.name);
         };
@@ -213,7 +225,10 @@ fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> 
     let (fit_key, rows_key) = (fresh("fit_key", counter), fresh("rows_key", counter));
     let mut fits = Vec::with_capacity(planned.len());
     let mut broadcast = Vec::with_capacity(planned.len() + 1);
-    for p in &planned {
+    for (i, p) in planned.iter().enumerate() {
+        if planned[..i].iter().any(|q| q.model_name == p.model_name) {
+            continue;
+        }
         let fit = aggregate_call(p.spec, &p.input_name, &p.args[1..])?;
         fits.push(fit.alias(&p.model_name));
         broadcast.push(scalar_call(BROADCAST_MODEL, vec![col(Column::from_name(&p.model_name))])?.alias(&p.model_name));

@@ -1,0 +1,29 @@
+//! Parquet output for verger, committed as Spark commits it.
+//!
+//! `COPY (query) TO 'dir' STORED AS PARQUET [OPTIONS ('mode' 'overwrite', …)]` is planned by
+//! [`CommittedWriteRule`] as a distributed write: every partition is staged as one file
+//! under `dir/_temporary/<job>/` by the executors ([`ParquetPartWriterExec`]); one task then
+//! commits ([`ParquetCommitExec`]): the files move to `dir/part-<n>-<job>-c000.snappy.parquet`,
+//! `_verger_manifest.json` records them, and the empty `_SUCCESS` marker is written last.
+//! A job that fails commits nothing, and leaves the previous output whole.
+//!
+//! Modes are Spark's: `errorifexists` (the default), `overwrite` and `append`. Other
+//! options are DataFusion's Parquet options (`compression`, `max_row_group_size`, …); the
+//! compression defaults to snappy, as in Spark.
+
+pub mod codec;
+mod commit;
+mod error;
+mod layout;
+mod node;
+mod options;
+mod planner;
+mod writer;
+
+pub use commit::{CommittedFile, Manifest, ParquetCommitExec, read_manifest};
+pub use error::OutputError;
+pub use layout::{MANIFEST_NAME, SUCCESS_MARKER, TEMPORARY_DIR};
+pub use node::{COMMITTED_WRITE_RULE_NAME, CommittedWrite, CommittedWriteRule, summary_schema};
+pub use options::{SaveMode, WriteOptions};
+pub use planner::ParquetOutputPlanner;
+pub use writer::ParquetPartWriterExec;
