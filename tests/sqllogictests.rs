@@ -94,6 +94,8 @@ async fn run_file(path: &PathBuf, engine: &'static str, cluster_url: &str, fixtu
     });
     runner.add_label(engine);
     runner.set_var("fixtures".to_owned(), fixtures.to_owned());
+    // Each engine writes its own outputs: the two runs share the fixtures.
+    runner.set_var("engine".to_owned(), engine.to_owned());
     runner.run_file_async(path).await.map_err(|e| e.display(true).to_string())
 }
 
