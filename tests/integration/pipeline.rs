@@ -191,13 +191,19 @@ async fn an_executor_killed_mid_job_leaves_a_complete_output_or_none() {
 
     let mut cluster = Cluster::start(2, &[]);
     let mut job = pipeline_command(&input, &killed_dir, &[], &["--cluster", &cluster.url()]).spawn().unwrap_or_else(|e| panic!("{e}"));
-    // Kill executor-1 once it is running tasks of this job.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cluster.log("executor-1").contains("task") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    cluster.kill("executor-1");
+    // Kill the first executor seen running a task of this job (more tasks started than
+    // finished): the other must take its work over, or the job must fail cleanly.
+    let in_flight = |log: &str| log.matches("Execute task").count() > log.matches("Finished task").count();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let victim = loop {
+        if let Some(name) = ["executor-0", "executor-1"].into_iter().find(|name| in_flight(&cluster.log(name))) {
+            break name;
+        }
+        assert!(job.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none(), "the job ended before a task was seen running:\n{}", cluster.all_logs());
+        assert!(Instant::now() < deadline, "no task ran within 2 minutes:\n{}", cluster.all_logs());
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    cluster.kill(victim);
     let started = Instant::now();
     let output = loop {
         if let Some(_status) = job.try_wait().unwrap_or_else(|e| panic!("{e}")) {
@@ -213,13 +219,13 @@ async fn an_executor_killed_mid_job_leaves_a_complete_output_or_none() {
         let (a, b) = (read_output(&ctx, &clean_dir).await, read_output(&ctx, &killed_dir).await);
         assert_eq!(a.len(), 72);
         assert_same(&a, &b, 1e-9, "clean vs executor killed");
-        println!("executor killed mid-job: the job completed in {:?} after the kill, output identical", started.elapsed());
+        println!("{victim} killed mid-task: the job completed {:?} after the kill, output identical", started.elapsed());
     } else {
         let error = text(&output.stderr);
         assert!(!committed, "a failed job must not commit:\n{error}");
         assert!(error.contains("Error"), "a clear error: {error}");
         let visible: Vec<_> = std::fs::read_dir(&killed_dir).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('_')).collect()).unwrap_or_default();
         assert!(visible.is_empty(), "no partial output: {visible:?}");
-        println!("executor killed mid-job: the job failed cleanly in {:?}: {error}", started.elapsed());
+        println!("{victim} killed mid-task: the job failed cleanly {:?} after the kill: {error}", started.elapsed());
     }
 }

@@ -56,7 +56,7 @@ pub fn scheduler_config(options: &SchedulerOptions) -> SchedulerConfig {
         // Spread tasks over all executors rather than filling one first.
         task_distribution: TaskDistributionPolicy::RoundRobin,
         executor_timeout_seconds: options.executor_timeout_seconds,
-        expire_dead_executor_interval_seconds: options.executor_timeout_seconds.clamp(1, 15),
+        expire_dead_executor_interval_seconds: (options.executor_timeout_seconds / 6).clamp(1, 15),
         no_executors_grace_period_seconds: options.executor_timeout_seconds,
         ..SchedulerConfig::default()
     }

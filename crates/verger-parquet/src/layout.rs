@@ -16,9 +16,11 @@ pub fn staging_dir(output: &Path, job_id: &str) -> Path {
 }
 
 /// The name of a task attempt's file while staged: unique per attempt, so a retried task
-/// never overwrites the file of the attempt that succeeded.
+/// never overwrites the file of the attempt that succeeded. It does not end in `.parquet`,
+/// so that readers filtering on the extension (a cluster's tables) never take a file a
+/// failed job left behind.
 pub fn staged_file_name(partition: usize, attempt: &str, suffix: &str) -> String {
-    format!("part-{partition:05}-{attempt}.{suffix}")
+    format!("part-{partition:05}-{attempt}.{suffix}.staged")
 }
 
 /// The committed name of the `index`-th file of job `job_id`, in Spark's pattern.

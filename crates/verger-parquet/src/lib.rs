@@ -10,6 +10,9 @@
 //! Modes are Spark's: `errorifexists` (the default), `overwrite` and `append`. Other
 //! options are DataFusion's Parquet options (`compression`, `max_row_group_size`, …); the
 //! compression defaults to snappy, as in Spark.
+//!
+//! [`ParquetTableFactory`] reads such directories back with `CREATE EXTERNAL TABLE`, on a
+//! cluster as embedded.
 
 pub mod codec;
 mod commit;
@@ -18,6 +21,7 @@ mod layout;
 mod node;
 mod options;
 mod planner;
+mod reader;
 mod writer;
 
 pub use commit::{CommittedFile, Manifest, ParquetCommitExec, read_manifest};
@@ -26,4 +30,5 @@ pub use layout::{MANIFEST_NAME, SUCCESS_MARKER, TEMPORARY_DIR};
 pub use node::{COMMITTED_WRITE_RULE_NAME, CommittedWrite, CommittedWriteRule, summary_schema};
 pub use options::{SaveMode, WriteOptions};
 pub use planner::ParquetOutputPlanner;
+pub use reader::ParquetTableFactory;
 pub use writer::ParquetPartWriterExec;

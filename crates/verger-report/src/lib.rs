@@ -12,9 +12,8 @@ pub use error::ReportError;
 pub use plot::{Series, scatter_png};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Float64Type};
-use datafusion::common::{Column, Result};
-use datafusion::functions_aggregate::expr_fn::{count, max};
+use datafusion::arrow::datatypes::{DataType, Float64Type, UInt64Type};
+use datafusion::common::{Column, Result, ScalarValue};
 use datafusion::functions_nested::expr_fn::{array_element, array_length};
 use datafusion::logical_expr::{Expr, cast, lit};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
@@ -138,34 +137,28 @@ pub async fn report(ctx: &SessionContext, output: &str, options: &ReportOptions)
     }
     let has_explained = schema.field_with_unqualified_name(&options.explained_column).is_ok();
 
+    // One pass over the data: each row's label, first two components and k.
     let features = column(&options.features_column);
-    let mut aggregates = vec![count(lit(1)).alias("rows"), max(array_length(features.clone())).alias("k")];
-    if has_explained {
-        aggregates.push(max(cast(column(&options.explained_column), DataType::Float64)).alias("explained"));
-    }
-    let totals = data.clone().aggregate(Vec::new(), aggregates)?.collect().await?;
-    let total = |name: &str| totals.first().and_then(|b| b.column_by_name(name).cloned());
-    let rows = total("rows").and_then(|c| c.as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>().map(|c| c.value(0))).unwrap_or(0);
-    let k = total("k").and_then(|c| c.as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>().filter(|c| c.is_valid(0)).map(|c| c.value(0)));
-    let explained = total("explained").and_then(|c| c.as_primitive_opt::<Float64Type>().filter(|c| c.is_valid(0)).map(|c| c.value(0)));
-
+    let explained = if has_explained { cast(column(&options.explained_column), DataType::Float64) } else { lit(ScalarValue::Float64(None)) };
     let points = data
         .select(vec![
             cast(column(&options.label_column), DataType::Utf8).alias("label"),
             cast(array_element(features.clone(), lit(1i64)), DataType::Float64).alias("pc1"),
-            cast(array_element(features, lit(2i64)), DataType::Float64).alias("pc2"),
+            cast(array_element(features.clone(), lit(2i64)), DataType::Float64).alias("pc2"),
+            cast(array_length(features), DataType::UInt64).alias("k"),
+            explained.alias("explained"),
         ])?
         .collect()
         .await?;
-    let mut by_label: BTreeMap<String, Series> = BTreeMap::new();
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut seen = Seen::default();
     for batch in &points {
-        collect_points(batch, &mut by_label, &mut counts);
+        seen.add(batch);
     }
+    let Seen { by_label, counts, rows, k, explained } = seen;
 
     let mut summary = Summary {
         output: output.to_owned(),
-        rows: u64::try_from(rows).unwrap_or(0),
+        rows,
         labels: counts.into_iter().collect(),
         k,
         explained_variance: explained,
@@ -192,19 +185,36 @@ pub async fn report(ctx: &SessionContext, output: &str, options: &ReportOptions)
     Ok(summary)
 }
 
-fn collect_points(batch: &RecordBatch, by_label: &mut BTreeMap<String, Series>, counts: &mut BTreeMap<String, u64>) {
-    let (Some(labels), Some(pc1), Some(pc2)) = (
-        batch.column(0).as_string_opt::<i32>(),
-        batch.column(1).as_primitive_opt::<Float64Type>(),
-        batch.column(2).as_primitive_opt::<Float64Type>(),
-    ) else {
-        return;
-    };
-    for row in 0..batch.num_rows() {
-        let label = if labels.is_null(row) { "(no label)" } else { labels.value(row) };
-        *counts.entry(label.to_owned()).or_default() += 1;
-        if pc1.is_valid(row) && pc2.is_valid(row) {
-            by_label.entry(label.to_owned()).or_insert_with(|| Series { label: label.to_owned(), points: Vec::new() }).points.push((pc1.value(row), pc2.value(row)));
+/// What the pass over the rows gathers.
+#[derive(Default)]
+struct Seen {
+    by_label: BTreeMap<String, Series>,
+    counts: BTreeMap<String, u64>,
+    rows: u64,
+    k: Option<u64>,
+    explained: Option<f64>,
+}
+
+impl Seen {
+    fn add(&mut self, batch: &RecordBatch) {
+        let (Some(labels), Some(pc1), Some(pc2), Some(k), Some(explained)) = (
+            batch.column(0).as_string_opt::<i32>(),
+            batch.column(1).as_primitive_opt::<Float64Type>(),
+            batch.column(2).as_primitive_opt::<Float64Type>(),
+            batch.column(3).as_primitive_opt::<UInt64Type>(),
+            batch.column(4).as_primitive_opt::<Float64Type>(),
+        ) else {
+            return;
+        };
+        self.rows += batch.num_rows() as u64;
+        self.k = self.k.max(k.iter().flatten().max());
+        self.explained = explained.iter().flatten().fold(self.explained, |best, e| Some(best.map_or(e, |b: f64| b.max(e))));
+        for row in 0..batch.num_rows() {
+            let label = if labels.is_null(row) { "(no label)" } else { labels.value(row) };
+            *self.counts.entry(label.to_owned()).or_default() += 1;
+            if pc1.is_valid(row) && pc2.is_valid(row) {
+                self.by_label.entry(label.to_owned()).or_insert_with(|| Series { label: label.to_owned(), points: Vec::new() }).points.push((pc1.value(row), pc2.value(row)));
+            }
         }
     }
 }

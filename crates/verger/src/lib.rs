@@ -23,7 +23,10 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 use verger_ml::one_liner::MaterializePlanner;
-use verger_parquet::ParquetOutputPlanner;
+use verger_parquet::{ParquetOutputPlanner, ParquetTableFactory};
+
+/// The table-factory key of `STORED AS PARQUET`.
+const PARQUET_FORMAT: &str = "PARQUET";
 use datafusion::dataframe::DataFrame;
 use datafusion::error::Result;
 use datafusion::execution::SessionStateBuilder;
@@ -99,6 +102,7 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
         state.register_udaf(function)?;
     }
     state.table_factories_mut().insert(BINARY_FILE_FORMAT.to_owned(), Arc::new(BinaryFileTableFactory));
+    state.table_factories_mut().insert(PARQUET_FORMAT.to_owned(), Arc::new(ParquetTableFactory::default()));
     drop(state);
     if !has_rule(&ctx.state(), verger_features::PATH_RULE_NAME) {
         ctx.add_analyzer_rule(Arc::new(ImagePathRule));
@@ -138,6 +142,7 @@ pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilde
     *builder.scalar_functions() = Some(functions::merge_functions(defaults, scalar_functions()));
     if let Some(factories) = builder.table_factories() {
         factories.insert(BINARY_FILE_FORMAT.to_owned(), Arc::new(BinaryFileTableFactory));
+        factories.insert(PARQUET_FORMAT.to_owned(), Arc::new(ParquetTableFactory::default()));
     }
     Ok(builder)
 }
