@@ -16,8 +16,14 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts a scheduler and `executors` executors; `env` is added to their environment.
+    /// Starts a scheduler and `executors` executors of 2 task slots; `env` is added to their
+    /// environment.
     pub fn start(executors: usize, env: &[(&str, &str)]) -> Cluster {
+        Cluster::start_with_slots(executors, 2, env)
+    }
+
+    /// Starts a scheduler and `executors` executors of `slots` task slots (`--vcores`) each.
+    pub fn start_with_slots(executors: usize, slots: usize, env: &[(&str, &str)]) -> Cluster {
         let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("log dir: {e}"));
         let scheduler_port = free_port();
         let mut cluster = Cluster { processes: vec![], logs, scheduler_port };
@@ -36,7 +42,7 @@ impl Cluster {
                 "--scheduler".to_owned(),
                 format!("127.0.0.1:{scheduler_port}"),
                 "--vcores".to_owned(),
-                "2".to_owned(),
+                slots.to_string(),
                 "--work-dir".to_owned(),
                 work_dir.display().to_string(),
             ];
@@ -100,6 +106,18 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("{name} did not log '{needle}' within {timeout:?}:\n{}", self.all_logs());
+    }
+
+    /// Peak resident memory (VmHWM) of each running process so far, in bytes.
+    pub fn peak_rss(&self) -> Vec<(String, u64)> {
+        self.processes
+            .iter()
+            .filter_map(|(name, child)| {
+                let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).ok()?;
+                let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse::<u64>().ok()?;
+                Some((name.clone(), kib * 1024))
+            })
+            .collect()
     }
 
     /// Kills one process now (to simulate a crash).

@@ -14,7 +14,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::stream::{RecordBatchReceiverStream, RecordBatchStreamAdapter};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -28,6 +28,11 @@ const CONCURRENT_READS: usize = 8;
 /// A batch closes at this many content bytes even below the session's batch size, so that a
 /// batch of large images stays a bounded amount of memory.
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+/// Rows per batch when the content is read: the next batch's files are fetched while the
+/// current one is decoded and run through a model, and the first rows come out early.
+const MAX_CONTENT_BATCH_ROWS: usize = 256;
+/// Batches read ahead of the consumer, per partition.
+const PREFETCH_BATCHES: usize = 2;
 
 /// Reads the files named by its input (a file list, see `file_list`): one output row per
 /// file, with the projected columns. Partition `i` reads the files of input partition `i`.
@@ -212,8 +217,9 @@ impl ExecutionPlan for BinaryFileScanExec {
         let store = object_store_for(&self.location, options)?;
         let settings = VergerConfig::from_options(options);
         let (max_length, on_error) = (settings.binary_file_max_length, settings.images_on_error);
-        let batch_size = context.session_config().batch_size().max(1);
         let read_content = self.reads_content();
+        let batch_size = context.session_config().batch_size().max(1);
+        let batch_size = if read_content { batch_size.min(MAX_CONTENT_BATCH_ROWS) } else { batch_size };
         let progress = context.session_config().get_extension::<ScanProgress>();
         let files_read: Count = MetricBuilder::new(&self.metrics).counter("files_read", partition);
         let bytes_read: Count = MetricBuilder::new(&self.metrics).counter("bytes_read", partition);
@@ -244,7 +250,25 @@ impl ExecutionPlan for BinaryFileScanExec {
                 }
                 builder.build(&rows)
             });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.projected_schema), batches)))
+        if !read_content {
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.projected_schema), batches)));
+        }
+        // Reading runs ahead of the consumer on its own task, so that I/O (S3 latency above
+        // all) overlaps the CPU work done on the previous batch.
+        let mut prefetch = RecordBatchReceiverStream::builder(Arc::clone(&self.projected_schema), PREFETCH_BATCHES);
+        let sender = prefetch.tx();
+        prefetch.spawn(async move {
+            let mut batches = std::pin::pin!(batches);
+            while let Some(batch) = batches.next().await {
+                let failed = batch.is_err();
+                // A closed channel means the consumer is gone (a LIMIT reached, a cancelled query).
+                if sender.send(batch).await.is_err() || failed {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        Ok(prefetch.build())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::error::{FeaturesError, Result};
 use crate::io::read_bytes;
-use crate::pool::inference_threads;
+use crate::pool::inference_pool;
 use crate::runtime::onnx_runtime;
 use crate::spec::ModelSpec;
 use datafusion::config::ConfigOptions;
@@ -77,7 +77,15 @@ impl LoadedModel {
                 return Err(FeaturesError::model(&spec.name, format!("{} has sha256 {actual}, the descriptor expects {expected}", spec.model_uri)));
             }
         }
-        let session = new_session(spec, &bytes)?;
+        // Every inference thread opens its own session, all at once: opening one takes as long
+        // as ~7 images of inference, and a thread that opened it lazily would start that much late.
+        let mut opened: Vec<Option<Session>> = Vec::new();
+        for session in inference_pool()?.broadcast(|_| new_session(spec, &bytes)) {
+            opened.push(Some(session?));
+        }
+        let Some(Some(session)) = opened.first() else {
+            return Err(FeaturesError::Runtime("no inference thread opened a session".into()));
+        };
         let input = match &spec.input {
             Some(name) if session.inputs().iter().any(|i| i.name() == name) => name.clone(),
             Some(name) => return Err(FeaturesError::model(&spec.name, format!("has no input named '{name}'"))),
@@ -113,9 +121,9 @@ impl LoadedModel {
             }
             None => None,
         };
-        // The session opened to check the model serves the first inference thread.
-        let mut sessions: Vec<Mutex<Option<Session>>> = (0..=inference_threads()).map(|_| Mutex::new(None)).collect();
-        sessions[0] = Mutex::new(Some(session));
+        // One slot per inference thread, and a last one for callers outside the pool.
+        opened.push(None);
+        let sessions: Vec<Mutex<Option<Session>>> = opened.into_iter().map(Mutex::new).collect();
         LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         log::info!("model '{}' loaded from {} in {:?} (input {input}, features {features:?}, logits {logits:?})", spec.name, spec.model_uri, started.elapsed());
         Ok(Self { spec: spec.clone(), bytes, input, features, logits, classes, sessions })

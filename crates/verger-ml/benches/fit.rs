@@ -7,48 +7,16 @@
 //! part is the 1280 × 1280 eigendecomposition), and numpy's `cov` + `eigh` on the same
 //! shape when the project's virtualenv (.venv, from scripts/setup.sh) has numpy.
 
-use datafusion::arrow::array::{ArrayRef, FixedSizeListArray, Float32Array, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::datasource::MemTable;
+#[path = "common/vectors.rs"]
+mod vectors;
+
 use datafusion::error::Result;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::sync::Arc;
 use std::time::Instant;
+use vectors::{FEATURES, feature_table, numpy_fit_seconds};
 
-const FEATURES: usize = 1280;
 const PARTITIONS: usize = 2;
-
-/// `rows` vectors with a few strong directions and noise, spread over the partitions.
-fn table(rows: usize) -> Result<MemTable> {
-    let item = Arc::new(Field::new_list_field(DataType::Float32, true));
-    let schema = Arc::new(Schema::new(vec![Field::new("f", DataType::FixedSizeList(Arc::clone(&item), FEATURES as i32), true)]));
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
-    let mut partitions = Vec::new();
-    for p in 0..PARTITIONS {
-        let count = rows / PARTITIONS + usize::from(p < rows % PARTITIONS);
-        let mut batches = Vec::new();
-        let mut left = count;
-        while left > 0 {
-            let n = left.min(8192);
-            left -= n;
-            let mut values = Vec::with_capacity(n * FEATURES);
-            for _ in 0..n {
-                let (a, b, c) = (next() * 6.0, next() * 3.0, next());
-                values.extend((0..FEATURES).map(|j| 1.0 + a * ((j % 7) as f32) + b * ((j % 11) as f32) + c * ((j % 3) as f32) + 0.1 * next()));
-            }
-            let list: ArrayRef = Arc::new(FixedSizeListArray::try_new(Arc::clone(&item), FEATURES as i32, Arc::new(Float32Array::from(values)), None)?);
-            batches.push(RecordBatch::try_new(Arc::clone(&schema), vec![list])?);
-        }
-        partitions.push(batches);
-    }
-    MemTable::try_new(schema, partitions)
-}
 
 async fn time_query(ctx: &SessionContext, sql: &str) -> Result<f64> {
     let start = Instant::now();
@@ -56,20 +24,6 @@ async fn time_query(ctx: &SessionContext, sql: &str) -> Result<f64> {
     let elapsed = start.elapsed().as_secs_f64();
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
     Ok(elapsed)
-}
-
-fn numpy_seconds(rows: usize) -> Option<f64> {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    let script = format!(
-        "import numpy as np, time\n\
-         x = np.random.default_rng(1).normal(size=({rows}, {FEATURES})).astype(np.float32)\n\
-         t = time.perf_counter()\n\
-         c = np.cov(x.astype(np.float64), rowvar=False)\n\
-         w, v = np.linalg.eigh(c)\n\
-         print(time.perf_counter() - t)"
-    );
-    let output = std::process::Command::new(python).args(["-c", &script]).output().ok()?;
-    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
 }
 
 #[tokio::main]
@@ -83,7 +37,7 @@ async fn main() -> Result<()> {
     println!("fit time, {FEATURES} float32 features, {PARTITIONS} partitions (one per core)");
     let mut points = Vec::new();
     for rows in sizes {
-        ctx.register_table("v", Arc::new(table(rows)?))?;
+        ctx.register_table("v", Arc::new(feature_table(rows, PARTITIONS)?))?;
         // Warm-up: first-touch of the table and the kernels.
         time_query(&ctx, "SELECT standard_scaler_fit(f) FROM v").await?;
         let scaler = time_query(&ctx, "SELECT standard_scaler_fit(f, true, true) FROM v").await?;
@@ -115,12 +69,13 @@ async fn main() -> Result<()> {
         last.1 / first.1,
         (last.1 - fixed) / (first.1 - fixed)
     );
-    match numpy_seconds(largest) {
-        Some(numpy) => println!(
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    match numpy_fit_seconds(&python, largest) {
+        Ok(numpy) => println!(
             "  numpy cov + eigh on {largest} × {FEATURES}: {numpy:.2} s; verger pca_fit / numpy = {:.2}",
             last.1 / numpy
         ),
-        None => println!("  numpy: not available (run scripts/setup.sh for .venv)"),
+        Err(why) => println!("  numpy: not measured ({why}); run scripts/setup.sh for .venv"),
     }
     Ok(())
 }

@@ -21,6 +21,11 @@ use std::fmt;
 use std::sync::Arc;
 use verger_storage::{StorageLocation, object_store_for};
 
+/// A row group is closed once its encoded, buffered data reaches this size, whatever
+/// `max_row_group_size` says: with wide rows (hundreds of doubles of PCA features) the default
+/// of 1M rows would hold the whole output of a task in memory.
+const MAX_BUFFERED_ROW_GROUP_BYTES: usize = 64 << 20;
+
 /// What each write task reports: its staged file (none for an empty partition).
 pub fn staged_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -137,6 +142,9 @@ impl ExecutionPlan for ParquetPartWriterExec {
                 }
                 if let Some(writer) = writer.as_mut() {
                     writer.write(&batch).await.map_err(|e| write_error(&shown, format!("{path}: {e}")))?;
+                    if writer.in_progress_size() >= MAX_BUFFERED_ROW_GROUP_BYTES {
+                        writer.flush().await.map_err(|e| write_error(&shown, format!("{path}: {e}")))?;
+                    }
                 }
                 rows += batch.num_rows() as u64;
             }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The benchmark command: verger's Fruits! pipeline next to its limit (raw ONNX Runtime) and
+# next to PySpark 4.3, on the same generated photos, in one run. See
+# crates/verger-cli/benches/pipeline.rs for what is measured; arguments go to it, e.g.
+#   bench/run.sh --images 2000,10000 --rss 1000,10000,100000
+# Installs what it needs (scripts/setup.sh, then PySpark and pandas into .venv; a JDK 17+ must
+# be on the PATH for PySpark), builds verger with the same lean dev profile as the tests, and
+# keeps the generated photos under .verger/bench for later runs. The output is also saved in
+# .verger/bench/last-run.txt.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+"$root/scripts/setup.sh"
+requirements="$root/bench/requirements.txt"
+stamp="$root/.venv/.bench-requirements.sha256"
+wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
+  echo "bench: installing the PySpark baseline from $requirements"
+  "$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$wanted" > "$stamp"
+fi
+if ! java -version > /dev/null 2>&1; then
+  echo "bench: PySpark needs a Java runtime (17 or later) on the PATH; install one or pass --no-pyspark" >&2
+  exit 1
+fi
+export CARGO_INCREMENTAL=0
+# The same build as scripts/test.sh and scripts/demo.sh (one build serves all three).
+cargo build --locked --workspace --all-targets
+mkdir -p "$root/.verger/bench"
+cargo bench --locked --profile dev -p verger-cli --bench pipeline -- "$@" 2>&1 | tee "$root/.verger/bench/last-run.txt"
+exit "${PIPESTATUS[0]}"

@@ -1,0 +1,453 @@
+//! The Fruits! pipeline next to its limit and next to PySpark, in one run (`bench/run.sh`).
+//!
+//!     cargo bench --profile dev -p verger-cli --bench pipeline -- \
+//!         [--images 2000,10000] [--rss 1000,10000,100000] [--pca-rows 100000] \
+//!         [--first-row-images 100] [--no-pyspark] [--work DIR]
+//!
+//! For each N of `--images` it generates N Fruits-360-like photos (8 labels, cached under the
+//! work directory) and measures:
+//! - the limit: raw ONNX Runtime running the default model on pre-decoded tensors, with
+//!   verger's inference threads (one per core, one intra-op thread each) and mini-batch size;
+//! - `sql/fruits_pipeline.sql` end to end with the `verger` binary, embedded, then on a local
+//!   cluster (a scheduler and 2 executors of one task slot each on 127.0.0.1), wall time of the
+//!   `verger sql` process from start to exit (model load and Parquet commit included);
+//! - the seeds' job on PySpark 4.3 `local[2]` (`bench/pyspark_job.py`) on the same photos.
+//!
+//! Then the peak RSS of the embedded pipeline for each N of `--rss`, the `pca_fit` time on
+//! `--pca-rows` × 1280 next to numpy's, and the time to the first row of `verger sql` on
+//! `--first-row-images` photos. It ends with a table of every figure against its target.
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+#[path = "../../verger-ml/benches/common/vectors.rs"]
+mod vectors;
+
+use datafusion::config::ConfigOptions;
+use rayon::prelude::*;
+use std::io::{BufRead, BufReader, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+use support::cluster::{Cluster, VERGER};
+use verger::VergerConfig;
+
+type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+const LABELS: usize = 8;
+/// Tensors decoded once for the raw ONNX Runtime run, cycled to reach N images.
+const RAW_SAMPLE: usize = 512;
+
+struct Options {
+    images: Vec<usize>,
+    rss: Vec<usize>,
+    pca_rows: usize,
+    first_row_images: usize,
+    pyspark: bool,
+    work: PathBuf,
+}
+
+fn parse_list(value: Option<String>, flag: &str) -> BenchResult<Vec<usize>> {
+    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+    value
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().replace('_', "").parse::<usize>().map_err(|_| format!("{flag}: '{s}' is not a number").into()))
+        .collect()
+}
+
+fn parse_options(root: &Path) -> BenchResult<Options> {
+    let mut options = Options {
+        images: vec![2000],
+        rss: vec![1000, 10_000, 100_000],
+        pca_rows: 100_000,
+        first_row_images: 100,
+        pyspark: true,
+        work: root.join(".verger/bench"),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--images" => options.images = parse_list(args.next(), "--images")?,
+            "--rss" => options.rss = parse_list(args.next(), "--rss")?,
+            "--pca-rows" => options.pca_rows = parse_list(args.next(), "--pca-rows")?.first().copied().unwrap_or(0),
+            "--first-row-images" => options.first_row_images = parse_list(args.next(), "--first-row-images")?.first().copied().unwrap_or(0),
+            "--no-pyspark" => options.pyspark = false,
+            "--work" => options.work = PathBuf::from(args.next().ok_or("--work needs a directory")?),
+            // Passed by `cargo bench` to every bench binary.
+            "--bench" => {}
+            other => return Err(format!("unknown argument '{other}' (see the header of crates/verger-cli/benches/pipeline.rs)").into()),
+        }
+    }
+    Ok(options)
+}
+
+/// N photos as `dir/<label>/<i>_100.jpg`, generated once per size and kept for later runs.
+fn image_set(work: &Path, labels: usize, per_label: usize) -> BenchResult<(PathBuf, usize)> {
+    let total = labels * per_label;
+    let dir = work.join(format!("images-{labels}x{per_label}"));
+    let stamp = work.join(format!("images-{labels}x{per_label}.complete"));
+    if !stamp.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let started = Instant::now();
+        verger_imagegen::generate(&dir, labels, per_label, 42)?;
+        std::fs::write(&stamp, total.to_string())?;
+        println!("  generated {total} photos in {:.1} s under {}", started.elapsed().as_secs_f64(), dir.display());
+    }
+    Ok((dir, total))
+}
+
+fn photos(work: &Path, images: usize) -> BenchResult<(PathBuf, usize)> {
+    image_set(work, LABELS, images.div_ceil(LABELS).max(1))
+}
+
+/// A finished child process: wall time, peak resident memory, what it printed.
+struct Finished {
+    seconds: f64,
+    peak_rss: u64,
+    stdout: String,
+}
+
+/// Runs `command` to completion; its peak RSS comes from the kernel's accounting (wait4).
+fn run_measured(command: &mut Command) -> BenchResult<Finished> {
+    let mut stdout = tempfile::tempfile()?;
+    let mut stderr = tempfile::tempfile()?;
+    command.stdin(Stdio::null()).stdout(stdout.try_clone()?).stderr(stderr.try_clone()?);
+    let started = Instant::now();
+    let child = command.spawn()?;
+    let pid = libc::pid_t::try_from(child.id())?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for the child we just spawned and reaps it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let seconds = started.elapsed().as_secs_f64();
+    if waited != pid {
+        return Err(format!("wait4: {}", std::io::Error::last_os_error()).into());
+    }
+    let read = |file: &mut std::fs::File| -> BenchResult<String> {
+        file.rewind()?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        Ok(text)
+    };
+    let (out, err) = (read(&mut stdout)?, read(&mut stderr)?);
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        let tail: String = err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        return Err(format!("{command:?} failed (status {status}):\n{tail}").into());
+    }
+    Ok(Finished { seconds, peak_rss: u64::try_from(usage.ru_maxrss)? * 1024, stdout: out })
+}
+
+/// `sql/fruits_pipeline.sql` on `input` into `output`, embedded or on `cluster`; checks the
+/// committed manifest has `expected` rows.
+fn verger_pipeline(root: &Path, input: &Path, output: &Path, cluster: Option<&str>, expected: usize) -> BenchResult<Finished> {
+    let mut command = Command::new(VERGER);
+    command.current_dir(root).args(["sql", "-q", "-f", "sql/fruits_pipeline.sql"]);
+    command.arg("--var").arg(format!("input={}/", input.display()));
+    command.arg("--var").arg(format!("output={}/", output.display()));
+    if let Some(url) = cluster {
+        command.args(["--cluster", url]);
+    }
+    let finished = run_measured(&mut command)?;
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(output.join("_verger_manifest.json"))?)?;
+    let rows = manifest.get("rows").and_then(|r| r.as_u64()).unwrap_or(0);
+    if rows != expected as u64 {
+        return Err(format!("the pipeline wrote {rows} rows for {expected} photos").into());
+    }
+    Ok(finished)
+}
+
+/// ONNX Runtime alone.
+struct Limit {
+    /// Images/s of the default model on pre-decoded tensors.
+    images_per_second: f64,
+    /// Milliseconds per image of reading, decoding and preprocessing, on one thread.
+    decode_ms: f64,
+}
+
+/// Images/s of ONNX Runtime alone: the default model on pre-decoded tensors, verger's
+/// inference threads and mini-batch, `images` images (a decoded sample cycled).
+fn raw_onnx_runtime(dir: &Path, images: usize) -> BenchResult<Limit> {
+    let options = ConfigOptions::new();
+    let spec = verger::resolve_model(verger_config::DEFAULT_MODEL, &VergerConfig::default(), &options)?;
+    let model = verger::load_model(&spec, &options)?;
+    let batch = verger_config::DEFAULT_INFERENCE_BATCH;
+    let len = spec.preprocess.tensor_len();
+    let mut files = Vec::new();
+    for label in std::fs::read_dir(dir)? {
+        for file in std::fs::read_dir(label?.path())? {
+            files.push(file?.path());
+            if files.len() == RAW_SAMPLE {
+                break;
+            }
+        }
+    }
+    files.truncate(RAW_SAMPLE);
+    let sample_batches = (files.len() / batch).max(1);
+    files.truncate(sample_batches * batch);
+    let mut tensors = vec![0f32; files.len() * len];
+    let mut writer = verger_features::TensorWriter::new();
+    let decoding = Instant::now();
+    for (file, slot) in files.iter().zip(tensors.chunks_exact_mut(len)) {
+        let image = verger_features::decode_rgb(&std::fs::read(file)?, verger_features::DecodeLimits::default())?;
+        writer.write(&image, &spec.preprocess, slot)?;
+    }
+    let decode_ms = 1000.0 * decoding.elapsed().as_secs_f64() / files.len().max(1) as f64;
+    let pool = verger_features::inference_pool()?;
+    let run_batch = |index: usize, count: usize| {
+        let start = (index % sample_batches) * batch * len;
+        model.run(&tensors[start..start + count * len], count, "features").map(|_| ())
+    };
+    // Every inference thread opens its session before the clock starts.
+    for warmed in pool.broadcast(|_| run_batch(0, batch)) {
+        warmed?;
+    }
+    let batches = images.div_ceil(batch);
+    let started = Instant::now();
+    pool.install(|| (0..batches).into_par_iter().try_for_each(|index| run_batch(index, batch.min(images - index * batch))))?;
+    Ok(Limit { images_per_second: images as f64 / started.elapsed().as_secs_f64(), decode_ms })
+}
+
+/// PySpark's images/s on the seeds' job (job time, JVM start excluded) and its wall time.
+fn pyspark(root: &Path, input: &Path, output: &Path, expected: usize) -> BenchResult<(f64, f64, usize)> {
+    let python = root.join(".venv/bin/python");
+    let mut command = Command::new(python);
+    command.current_dir(root).arg("bench/pyspark_job.py");
+    command.arg("--input").arg(input).arg("--output").arg(output);
+    command.arg("--model-dir").arg(root.join(".verger/models/efficientnet_lite0"));
+    command.args(["--cores", &cores().to_string(), "--batch", &verger_config::DEFAULT_INFERENCE_BATCH.to_string()]);
+    let finished = run_measured(&mut command)?;
+    let line = finished.stdout.lines().rev().find(|l| l.starts_with('{')).ok_or("the PySpark job printed no result")?;
+    let result: serde_json::Value = serde_json::from_str(line)?;
+    let rows = result.get("rows").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+    if rows != expected {
+        return Err(format!("PySpark wrote {rows} rows for {expected} photos").into());
+    }
+    let job = result.get("job_seconds").and_then(|v| v.as_f64()).ok_or("no job_seconds")?;
+    let k = result.get("k").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+    Ok((job, finished.seconds, k))
+}
+
+/// Seconds to the first row and to the last of a features query through `verger sql`.
+fn first_row(root: &Path, dir: &Path) -> BenchResult<(f64, f64, usize)> {
+    let sql = format!(
+        "CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION '{}/' OPTIONS ('pathGlobFilter' '*.jpg', 'recursiveFileLookup' 'true'); \
+         SELECT path, element_at(split(path, '/'), -2) AS label, image_features(content) AS features FROM images",
+        dir.display()
+    );
+    let started = Instant::now();
+    let mut child = Command::new(VERGER)
+        .current_dir(root)
+        .args(["sql", "-q", "--format", "ndjson", "-c", &sql])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut first = None;
+    let mut rows = 0;
+    for line in BufReader::new(stdout).lines() {
+        line?;
+        first.get_or_insert_with(|| started.elapsed().as_secs_f64());
+        rows += 1;
+    }
+    let status = child.wait()?;
+    let total = started.elapsed().as_secs_f64();
+    if !status.success() {
+        return Err(format!("verger sql exited with {status}").into());
+    }
+    Ok((first.ok_or("no row")?, total, rows))
+}
+
+async fn pca_fit_seconds(rows: usize) -> BenchResult<f64> {
+    let ctx = verger::session_context()?;
+    ctx.register_table("warmup", Arc::new(vectors::feature_table(2000, 2)?))?;
+    ctx.sql("SELECT pca_fit(f, 0.9) FROM warmup").await?.collect().await?;
+    ctx.register_table("v", Arc::new(vectors::feature_table(rows, cores())?))?;
+    let started = Instant::now();
+    ctx.sql("SELECT pca_fit(f, 0.9) FROM v").await?.collect().await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 20) as f64
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())))
+        .map(|kib| format!("{:.0} GiB", gib(kib * 1024)))
+        .unwrap_or_else(|| "? GiB".into());
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())))
+        .unwrap_or_else(|| "Linux".into());
+    let profile = if cfg!(debug_assertions) { "dev profile (lean; image and ML crates optimised)" } else { "release profile" };
+    format!("{cpu}, {} cores, {memory}, {os}; verger {profile}", cores())
+}
+
+/// One line of the final table.
+struct Target {
+    what: String,
+    measured: String,
+    target: String,
+    met: bool,
+}
+
+fn print_targets(targets: &[Target]) {
+    let width = targets.iter().map(|t| t.what.chars().count()).max().unwrap_or(10);
+    let measured_width = targets.iter().map(|t| t.measured.chars().count()).max().unwrap_or(10);
+    println!("\n{:<width$}  {:<measured_width$}  {:<12}  met", "target", "measured", "wanted");
+    for t in targets {
+        println!("{:<width$}  {:<measured_width$}  {:<12}  {}", t.what, t.measured, t.target, if t.met { "yes" } else { "NO" });
+    }
+}
+
+#[tokio::main]
+async fn main() -> BenchResult<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
+    let options = parse_options(&root)?;
+    std::fs::create_dir_all(&options.work)?;
+    let out = options.work.join("out");
+    println!("verger pipeline benchmark — {}", machine());
+    println!("model {} (EfficientNet-Lite0, 224×224, 1280 features), {} inference threads, mini-batch {}", verger_config::DEFAULT_MODEL, verger_features::inference_threads(), verger_config::DEFAULT_INFERENCE_BATCH);
+    let mut targets = Vec::new();
+    let mut embedded_rss = Vec::new();
+
+    for &wanted in &options.images {
+        let (dir, n) = photos(&options.work, wanted)?;
+        println!("\nN = {n} photos ({LABELS} labels, 100×100 JPEG)");
+        let raw = raw_onnx_runtime(&dir, n)?;
+        let limit = raw.images_per_second;
+        println!("  raw ONNX Runtime limit        {limit:>8.1} images/s  (pre-decoded tensors, nothing else running)");
+        let threads = verger_features::inference_threads() as f64;
+        println!(
+            "  read + decode + resize        {:>8.2} ms/image on one thread = {:.1} % of the inference time",
+            raw.decode_ms,
+            100.0 * raw.decode_ms * limit / (1000.0 * threads)
+        );
+
+        let embedded = verger_pipeline(&root, &dir, &out.join(format!("embedded-{n}")), None, n)?;
+        let embedded_rate = n as f64 / embedded.seconds;
+        println!(
+            "  verger embedded               {embedded_rate:>8.1} images/s  ({:.2} s wall, peak RSS {:.0} MiB) = {:.2} × the limit",
+            embedded.seconds,
+            mib(embedded.peak_rss),
+            embedded_rate / limit
+        );
+        embedded_rss.push((n, embedded.peak_rss, embedded_rate));
+
+        let cluster = Cluster::start_with_slots(2, 1, &[]);
+        let on_cluster = verger_pipeline(&root, &dir, &out.join(format!("cluster-{n}")), Some(&cluster.url()), n)?;
+        let cluster_rate = n as f64 / on_cluster.seconds;
+        let executor_rss: Vec<String> =
+            cluster.peak_rss().into_iter().filter(|(name, _)| name.starts_with("executor")).map(|(name, rss)| format!("{name} {:.0} MiB", mib(rss))).collect();
+        drop(cluster);
+        println!(
+            "  verger cluster (2 executors × 1 slot) {cluster_rate:>8.1} images/s  ({:.2} s wall; peak RSS {}) = {:.2} × embedded",
+            on_cluster.seconds,
+            executor_rss.join(", "),
+            cluster_rate / embedded_rate
+        );
+
+        targets.push(Target {
+            what: format!("N={n}: embedded / raw ORT limit"),
+            measured: format!("{embedded_rate:.1} / {limit:.1} img/s = {:.2}×", embedded_rate / limit),
+            target: "≥ 0.90×".into(),
+            met: embedded_rate >= 0.9 * limit,
+        });
+        targets.push(Target {
+            what: format!("N={n}: cluster / embedded"),
+            measured: format!("{cluster_rate:.1} / {embedded_rate:.1} img/s = {:.2}×", cluster_rate / embedded_rate),
+            target: "≥ 0.85×".into(),
+            met: cluster_rate >= 0.85 * embedded_rate,
+        });
+
+        if options.pyspark {
+            let (job, wall, k) = pyspark(&root, &dir, &out.join(format!("pyspark-{n}")), n)?;
+            let spark_rate = n as f64 / job;
+            println!(
+                "  PySpark 4.3 local[{}]           {spark_rate:>8.1} images/s  ({job:.2} s job, {wall:.2} s with JVM start; k = {k}) → verger = {:.2} × PySpark",
+                cores(),
+                embedded_rate / spark_rate
+            );
+            targets.push(Target {
+                what: format!("N={n}: embedded / PySpark"),
+                measured: format!("{embedded_rate:.1} / {spark_rate:.1} img/s = {:.2}×", embedded_rate / spark_rate),
+                target: "≥ 4×".into(),
+                met: embedded_rate >= 4.0 * spark_rate,
+            });
+        }
+    }
+
+    if !options.rss.is_empty() {
+        println!("\npeak RSS of the embedded pipeline (`verger sql -f sql/fruits_pipeline.sql`):");
+        for &wanted in &options.rss {
+            let (dir, n) = photos(&options.work, wanted)?;
+            let (rss, rate) = match embedded_rss.iter().find(|(m, _, _)| *m == n) {
+                Some(&(_, rss, rate)) => (rss, rate),
+                None => {
+                    let run = verger_pipeline(&root, &dir, &out.join(format!("embedded-{n}")), None, n)?;
+                    embedded_rss.push((n, run.peak_rss, n as f64 / run.seconds));
+                    (run.peak_rss, n as f64 / run.seconds)
+                }
+            };
+            println!("  N = {n:>7}: peak RSS {:>6.0} MiB   ({rate:.1} images/s)", mib(rss));
+        }
+        let sizes: Vec<&(usize, u64, f64)> = embedded_rss.iter().filter(|(n, _, _)| options.rss.iter().any(|w| photos_total(*w) == *n)).collect();
+        let peak = sizes.iter().map(|(_, rss, _)| *rss).max().unwrap_or(0);
+        let least = sizes.iter().map(|(_, rss, _)| *rss).min().unwrap_or(0);
+        targets.push(Target {
+            what: format!("peak RSS over N = {}", sizes.iter().map(|(n, _, _)| n.to_string()).collect::<Vec<_>>().join(", ")),
+            measured: format!("{:.0}–{:.0} MiB (max/min {:.2})", mib(least), mib(peak), peak as f64 / least.max(1) as f64),
+            target: "≤ 1 GiB, flat".into(),
+            met: peak <= 1 << 30 && (peak as f64) <= 1.25 * least as f64,
+        });
+    }
+
+    if options.pca_rows > 0 {
+        let rows = options.pca_rows;
+        println!("\nPCA fit on {rows} × {}:", vectors::FEATURES);
+        let verger_fit = pca_fit_seconds(rows).await?;
+        println!("  verger pca_fit(f, 0.9)        {verger_fit:>6.2} s");
+        match vectors::numpy_fit_seconds(&root.join(".venv/bin/python"), rows) {
+            Ok(numpy) => {
+                println!("  numpy cov + eigh              {numpy:>6.2} s   → verger / numpy = {:.2}", verger_fit / numpy);
+                targets.push(Target {
+                    what: format!("pca_fit {rows} × 1280 / numpy"),
+                    measured: format!("{verger_fit:.2} / {numpy:.2} s = {:.2}×", verger_fit / numpy),
+                    target: "≤ 1.5×".into(),
+                    met: verger_fit <= 1.5 * numpy,
+                });
+            }
+            Err(why) => println!("  numpy: not measured ({why})"),
+        }
+    }
+
+    if options.first_row_images > 0 {
+        let (dir, n) = image_set(&options.work, 4, options.first_row_images.div_ceil(4))?;
+        let (first, total, rows) = first_row(&root, &dir)?;
+        println!("\n`verger sql` features query on {n} photos: first row after {first:.2} s, all {rows} rows after {total:.2} s (process start to exit)");
+        targets.push(Target { what: format!("first row, {n} photos"), measured: format!("{first:.2} s"), target: "≤ 1.5 s".into(), met: first <= 1.5 });
+    }
+
+    print_targets(&targets);
+    Ok(())
+}
+
+fn photos_total(wanted: usize) -> usize {
+    LABELS * wanted.div_ceil(LABELS).max(1)
+}
