@@ -208,14 +208,18 @@ fn raw_onnx_runtime(dir: &Path, images: usize) -> BenchResult<Limit> {
     Ok(Limit { images_per_second: images as f64 / started.elapsed().as_secs_f64(), decode_ms })
 }
 
-/// PySpark's images/s on the seeds' job (job time, JVM start excluded) and its wall time.
-fn pyspark(root: &Path, input: &Path, output: &Path, expected: usize) -> BenchResult<(f64, f64, usize)> {
+/// PySpark's job time on the seeds' job (JVM start excluded), its wall time and k; `as_written`
+/// runs it as the seeds do, else tuned (see bench/pyspark_job.py).
+fn pyspark(root: &Path, input: &Path, output: &Path, expected: usize, as_written: bool) -> BenchResult<(f64, f64, usize)> {
     let python = root.join(".venv/bin/python");
     let mut command = Command::new(python);
     command.current_dir(root).arg("bench/pyspark_job.py");
     command.arg("--input").arg(input).arg("--output").arg(output);
     command.arg("--model-dir").arg(root.join(".verger/models/efficientnet_lite0"));
     command.args(["--cores", &cores().to_string(), "--batch", &verger_config::DEFAULT_INFERENCE_BATCH.to_string()]);
+    if as_written {
+        command.arg("--as-written");
+    }
     let finished = run_measured(&mut command)?;
     let line = finished.stdout.lines().rev().find(|l| l.starts_with('{')).ok_or("the PySpark job printed no result")?;
     let result: serde_json::Value = serde_json::from_str(line)?;
@@ -310,9 +314,10 @@ struct Target {
 fn print_targets(targets: &[Target]) {
     let width = targets.iter().map(|t| t.what.chars().count()).max().unwrap_or(10);
     let measured_width = targets.iter().map(|t| t.measured.chars().count()).max().unwrap_or(10);
-    println!("\n{:<width$}  {:<measured_width$}  {:<12}  met", "target", "measured", "wanted");
+    println!("\n{:<width$}  {:<measured_width$}  {:<17}  met", "target", "measured", "wanted");
     for t in targets {
-        println!("{:<width$}  {:<measured_width$}  {:<12}  {}", t.what, t.measured, t.target, if t.met { "yes" } else { "NO" });
+        let met = if t.target.starts_with('(') { "-" } else if t.met { "yes" } else { "NO" };
+        println!("{:<width$}  {:<measured_width$}  {:<17}  {met}", t.what, t.measured, t.target);
     }
 }
 
@@ -377,19 +382,22 @@ async fn main() -> BenchResult<()> {
         });
 
         if options.pyspark {
-            let (job, wall, k) = pyspark(&root, &dir, &out.join(format!("pyspark-{n}")), n)?;
-            let spark_rate = n as f64 / job;
-            println!(
-                "  PySpark 4.3 local[{}]           {spark_rate:>8.1} images/s  ({job:.2} s job, {wall:.2} s with JVM start; k = {k}) → verger = {:.2} × PySpark",
-                cores(),
-                embedded_rate / spark_rate
-            );
-            targets.push(Target {
-                what: format!("N={n}: embedded / PySpark"),
-                measured: format!("{embedded_rate:.1} / {spark_rate:.1} img/s = {:.2}×", embedded_rate / spark_rate),
-                target: "≥ 4×".into(),
-                met: embedded_rate >= 4.0 * spark_rate,
-            });
+            for as_written in [true, false] {
+                let variant = if as_written { "as the seeds run it" } else { "tuned: cached, 1 ORT thread/worker" };
+                let (job, wall, k) = pyspark(&root, &dir, &out.join(format!("pyspark-{n}")), n, as_written)?;
+                let spark_rate = n as f64 / job;
+                println!(
+                    "  PySpark 4.3 local[{}], {variant}: {spark_rate:.1} images/s  ({job:.2} s job, {wall:.2} s with JVM start; k = {k}) → verger = {:.2} × PySpark",
+                    cores(),
+                    embedded_rate / spark_rate
+                );
+                targets.push(Target {
+                    what: format!("N={n}: embedded / PySpark {}", if as_written { "as written" } else { "tuned" }),
+                    measured: format!("{embedded_rate:.1} / {spark_rate:.1} img/s = {:.2}×", embedded_rate / spark_rate),
+                    target: if as_written { "≥ 4×" } else { "(for information)" }.into(),
+                    met: !as_written || embedded_rate >= 4.0 * spark_rate,
+                });
+            }
         }
     }
 
