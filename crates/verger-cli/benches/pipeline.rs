@@ -415,7 +415,8 @@ async fn main() -> BenchResult<()> {
             };
             println!("  N = {n:>7}: peak RSS {:>6.0} MiB   ({rate:.1} images/s)", mib(rss));
         }
-        let sizes: Vec<&(usize, u64, f64)> = embedded_rss.iter().filter(|(n, _, _)| options.rss.iter().any(|w| photos_total(*w) == *n)).collect();
+        let mut sizes: Vec<&(usize, u64, f64)> = embedded_rss.iter().filter(|(n, _, _)| options.rss.iter().any(|w| photos_total(*w) == *n)).collect();
+        sizes.sort_by_key(|(n, _, _)| *n);
         let peak = sizes.iter().map(|(_, rss, _)| *rss).max().unwrap_or(0);
         let least = sizes.iter().map(|(_, rss, _)| *rss).min().unwrap_or(0);
         targets.push(Target {
