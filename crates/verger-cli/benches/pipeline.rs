@@ -97,8 +97,13 @@ fn image_set(work: &Path, labels: usize, per_label: usize) -> BenchResult<(PathB
     Ok((dir, total))
 }
 
+/// Photos per label for about `images` photos over the bench's labels.
+fn per_label(images: usize) -> usize {
+    images.div_ceil(LABELS).max(1)
+}
+
 fn photos(work: &Path, images: usize) -> BenchResult<(PathBuf, usize)> {
-    image_set(work, LABELS, images.div_ceil(LABELS).max(1))
+    image_set(work, LABELS, per_label(images))
 }
 
 /// A finished child process: wall time, peak resident memory, what it printed.
@@ -415,7 +420,7 @@ async fn main() -> BenchResult<()> {
             };
             println!("  N = {n:>7}: peak RSS {:>6.0} MiB   ({rate:.1} images/s)", mib(rss));
         }
-        let mut sizes: Vec<&(usize, u64, f64)> = embedded_rss.iter().filter(|(n, _, _)| options.rss.iter().any(|w| photos_total(*w) == *n)).collect();
+        let mut sizes: Vec<&(usize, u64, f64)> = embedded_rss.iter().filter(|(n, _, _)| options.rss.iter().any(|w| LABELS * per_label(*w) == *n)).collect();
         sizes.sort_by_key(|(n, _, _)| *n);
         let peak = sizes.iter().map(|(_, rss, _)| *rss).max().unwrap_or(0);
         let least = sizes.iter().map(|(_, rss, _)| *rss).min().unwrap_or(0);
@@ -455,8 +460,4 @@ async fn main() -> BenchResult<()> {
 
     print_targets(&targets);
     Ok(())
-}
-
-fn photos_total(wanted: usize) -> usize {
-    LABELS * wanted.div_ceil(LABELS).max(1)
 }

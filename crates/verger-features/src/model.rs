@@ -102,7 +102,7 @@ impl LoadedModel {
             }
         };
         let features = pick(&spec.features_output, "features", true)?.map(|name| {
-            let dim = last_dim(&session, &name).or(spec.features_dim).unwrap_or(0);
+            let dim = last_dim(session, &name).or(spec.features_dim).unwrap_or(0);
             (name, dim)
         });
         if let (Some((_, model_dim)), Some(declared)) = (&features, spec.features_dim)
@@ -111,7 +111,7 @@ impl LoadedModel {
             return Err(FeaturesError::model(&spec.name, format!("features_dim is {declared} but the model's features output has {model_dim} values")));
         }
         let logits = pick(&spec.logits_output, "logits", false)?.map(|name| {
-            let dim = last_dim(&session, &name).unwrap_or(0);
+            let dim = last_dim(session, &name).unwrap_or(0);
             (name, dim)
         });
         let classes = match &spec.classes_uri {
