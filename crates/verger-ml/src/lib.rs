@@ -1,7 +1,8 @@
 //! verger's scaling and PCA (features → scaled / reduced), with Spark ML's semantics
 //! (shared/spark-semantics.md):
-//! - fits are aggregates — [`StandardScalerFit`] (`standard_scaler_fit`) and [`PcaFit`]
-//!   (`pca_fit`) — whose partial states merge exactly (Chan et al.), so they run in two
+//! - fits are aggregates — [`StandardScalerFit`] (`standard_scaler_fit`), [`PcaFit`]
+//!   (`pca_fit`) and [`StandardizedPcaFit`] (`standardized_pca_fit`, the PCA of the scaled
+//!   features from the same single pass as the scaler) — whose partial states merge exactly (Chan et al.), so they run in two
 //!   phases across partitions and executors;
 //! - fitted models are SQL struct values ([`ScalerModel`], [`PcaModel`]) that can be stored
 //!   and reused;
@@ -22,16 +23,20 @@ mod vectors;
 pub use error::MlError;
 pub use model::{FittedModel, RowModels};
 pub use moments::{Moments, Second};
-pub use pca::{Components, PcaFit, PcaModel, PcaTransform, fit_components};
+pub use pca::{Components, PcaFit, PcaModel, PcaTransform, StandardizedPcaFit, fit_components};
 pub use scaler::{ScalerModel, StandardScale, StandardScalerFit};
 pub use vectors::{VectorColumn, coerce_vector_type};
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use std::sync::Arc;
 
-/// The fits: `standard_scaler_fit`, `pca_fit`.
+/// The fits: `standard_scaler_fit`, `pca_fit`, `standardized_pca_fit`.
 pub fn ml_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![Arc::new(AggregateUDF::from(StandardScalerFit::default())), Arc::new(AggregateUDF::from(PcaFit::default()))]
+    vec![
+        Arc::new(AggregateUDF::from(StandardScalerFit::default())),
+        Arc::new(AggregateUDF::from(PcaFit::default())),
+        Arc::new(AggregateUDF::from(StandardizedPcaFit::default())),
+    ]
 }
 
 /// The transforms (`standard_scale`, `pca_transform`), the one-liners (`pca`,

@@ -1,12 +1,12 @@
 //! Mergeable first and second moments of feature vectors: the state of the scaler and PCA
 //! fits.
 //!
-//! Rows are folded in blocks: each block is centred on its own mean, its co-moment `CᵀC`
-//! comes from a GEMM-class kernel (faer, lower triangle only), and block and running state
-//! are combined with Chan, Golub and LeVeque's pairwise update
-//! `M = Mₐ + M_b + δδᵀ·nₐn_b/n`, `δ = mean_b − meanₐ`. The same update merges the partial
-//! states of different partitions, in any order, without the cancellation that raw sums of
-//! squares suffer on large, offset data.
+//! Rows are folded in blocks: each block is centred on the running mean and its products
+//! `XᵀX` are added to the running co-moment by a GEMM-class kernel (faer, lower triangle
+//! only), in place. The result is Chan, Golub and LeVeque's pairwise update
+//! `M = Mₐ + M_b + δδᵀ·nₐn_b/n`, `δ = mean_b − meanₐ` (see [`Moments::flush`]), which also
+//! merges the partial states of different partitions, in any order, without the
+//! cancellation that raw sums of squares suffer on large, offset data.
 
 use crate::error::{fit_error, input_error};
 use crate::vectors::VectorColumn;
@@ -123,7 +123,11 @@ impl Moments {
         Ok(())
     }
 
-    /// Folds the rows buffered in the current block into the state.
+    /// Folds the rows buffered in the current block into the state, in place: the rows are
+    /// centred on the running mean `μₐ` and their products added to the co-moment, then the
+    /// shift is taken back out. With `δ = μ_b − μₐ`, Chan et al.'s
+    /// `Mₐ + C_b + δδᵀ·nₐn_b/n` equals `Mₐ + Σ(x − μₐ)(x − μₐ)ᵀ − δδᵀ·n_b²/n`: no block
+    /// matrix to allocate, zero and add (a d × d matrix per block would be 13 MB at d = 1280).
     pub fn flush(&mut self) {
         let rows = self.block_rows;
         if rows == 0 {
@@ -138,34 +142,33 @@ impl Moments {
         }
         let inverse = 1.0 / rows as f64;
         block_mean.iter_mut().for_each(|m| *m *= inverse);
-        for row in block.chunks_exact_mut(d) {
-            row.iter_mut().zip(&block_mean).for_each(|(x, m)| *x -= m);
+        // The first block is centred on its own mean, so δ = 0.
+        if self.count == 0 {
+            self.mean.copy_from_slice(&block_mean);
         }
-        let block_comoment = match self.second {
-            Second::Diagonal => {
-                let mut diagonal = vec![0.0; d];
+        for row in block.chunks_exact_mut(d) {
+            row.iter_mut().zip(&self.mean).for_each(|(x, m)| *x -= m);
+        }
+        let (na, nb) = (self.count as f64, rows as f64);
+        let n = na + nb;
+        let delta: Vec<f64> = block_mean.iter().zip(&self.mean).map(|(b, a)| b - a).collect();
+        let correction = -nb * nb / n;
+        match &mut self.comoment {
+            Some(Comoment::Diagonal(diagonal)) => {
                 for row in block.chunks_exact(d) {
                     diagonal.iter_mut().zip(row).for_each(|(s, x)| *s += x * x);
                 }
-                Comoment::Diagonal(diagonal)
+                diagonal.iter_mut().zip(&delta).for_each(|(s, dx)| *s += correction * dx * dx);
             }
-            Second::Full => {
+            Some(Comoment::Full(comoment)) => {
                 let centred = MatRef::from_row_major_slice(&*block, rows, d);
-                let mut product = Mat::<f64>::zeros(d, d);
-                syrk_lower(&mut product, centred);
-                Comoment::Full(product)
+                syrk_lower(comoment, centred);
+                rank_one_lower(comoment, &delta, correction);
             }
-        };
-        let block_state = Self {
-            function: self.function,
-            second: self.second,
-            count: rows as u64,
-            mean: block_mean,
-            comoment: Some(block_comoment),
-            block: Vec::new(),
-            block_rows: 0,
-        };
-        self.combine(block_state);
+            None => {}
+        }
+        self.mean.iter_mut().zip(&delta).for_each(|(m, dx)| *m += dx * nb / n);
+        self.count += rows as u64;
     }
 
     /// Chan et al.'s pairwise merge of `other` into `self`.
@@ -198,18 +201,7 @@ impl Moments {
                         a[(i, j)] += b[(i, j)];
                     }
                 }
-                let column = MatRef::from_column_major_slice(&delta, dimension, 1);
-                matmul(
-                    a.as_mut(),
-                    BlockStructure::TriangularLower,
-                    Accum::Add,
-                    column,
-                    BlockStructure::Rectangular,
-                    column.transpose(),
-                    BlockStructure::Rectangular,
-                    weight,
-                    Par::Seq,
-                );
+                rank_one_lower(a, &delta, weight);
             }
             _ => {}
         }
@@ -360,6 +352,22 @@ fn syrk_lower(product: &mut Mat<f64>, centred: MatRef<'_, f64>) {
         centred,
         BlockStructure::Rectangular,
         1.0,
+        Par::Seq,
+    );
+}
+
+/// `product += weight·δδᵀ`, lower triangle only.
+fn rank_one_lower(product: &mut Mat<f64>, delta: &[f64], weight: f64) {
+    let column = MatRef::from_column_major_slice(delta, delta.len(), 1);
+    matmul(
+        product.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        column,
+        BlockStructure::Rectangular,
+        column.transpose(),
+        BlockStructure::Rectangular,
+        weight,
         Par::Seq,
     );
 }

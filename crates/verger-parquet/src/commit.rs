@@ -281,7 +281,7 @@ impl ExecutionPlan for ParquetCommitExec {
         }
         let config = context.session_config().options();
         let store = object_store_for(&self.job.output, config)?;
-        let properties = self.job.options.writer_properties(config)?;
+        let properties = self.job.options.writer_properties_for(config, &self.job.data_schema)?;
         let reports = self.input.execute(0, context)?;
         let job = self.job.clone();
         let commit = async move {

@@ -6,7 +6,11 @@ use datafusion::common::Result;
 use datafusion::common::config::{ConfigFileType, TableOptions};
 use datafusion::common::file_options::parquet_writer::ParquetWriterOptions;
 use datafusion::config::ConfigOptions;
+use datafusion::arrow::datatypes::Schema;
+use datafusion::parquet::arrow::ArrowSchemaConverter;
+use datafusion::parquet::basic::Type as PhysicalType;
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
@@ -45,6 +49,8 @@ impl fmt::Display for SaveMode {
 /// The option key of the save mode, as DataFusion's SQL planner stores `'mode'`.
 const MODE_KEY: &str = "format.mode";
 const COMPRESSION_KEY: &str = "format.compression";
+/// `format.dictionary_enabled`, and its per-column form `format.dictionary_enabled::column`.
+const DICTIONARY_KEY: &str = "format.dictionary_enabled";
 /// Spark writes snappy-compressed Parquet; DataFusion's own default is zstd.
 const SPARK_COMPRESSION: &str = "snappy";
 
@@ -90,6 +96,29 @@ impl WriteOptions {
         Ok(ParquetWriterOptions::try_from(&table_options.parquet)?.writer_options().clone())
     }
 
+    /// [`Self::writer_properties`] for files of `schema`: unless the options say otherwise,
+    /// floating-point columns are written without a dictionary. Feature vectors hold
+    /// distinct values, so the writer would hash every one of them into a dictionary (≈ 10 %
+    /// of the job after the CNN), only to fall back to plain encoding once the dictionary
+    /// outgrows its page; the files hold the same values either way.
+    pub fn writer_properties_for(&self, config: &ConfigOptions, schema: &Schema) -> Result<WriterProperties> {
+        let properties = self.writer_properties(config)?;
+        if self.format.keys().any(|key| key.starts_with(DICTIONARY_KEY)) {
+            return Ok(properties);
+        }
+        let columns = ArrowSchemaConverter::new().convert(schema)?;
+        let floats: Vec<ColumnPath> = columns
+            .columns()
+            .iter()
+            .filter(|column| matches!(column.physical_type(), PhysicalType::FLOAT | PhysicalType::DOUBLE))
+            .map(|column| column.path().clone())
+            .collect();
+        if floats.is_empty() {
+            return Ok(properties);
+        }
+        Ok(floats.into_iter().fold(properties.into_builder(), |builder, path| builder.set_column_dictionary_enabled(path, false)).build())
+    }
+
     /// The codec part of a file name, as in Spark's `part-00000-….snappy.parquet`.
     pub fn file_suffix(&self) -> String {
         let codec = self.format.get(COMPRESSION_KEY).map(|c| c.split('(').next().unwrap_or_default().trim().to_ascii_lowercase()).unwrap_or_default();
@@ -103,6 +132,7 @@ impl WriteOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn options(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -122,6 +152,22 @@ mod tests {
         assert_eq!(parsed.mode, SaveMode::Overwrite);
         assert_eq!(parsed.file_suffix(), "zstd.parquet");
         assert!(!parsed.format.contains_key("format.mode"));
+        Ok(())
+    }
+
+    #[test]
+    fn float_columns_skip_the_dictionary_unless_asked() -> Result<()> {
+        use datafusion::arrow::datatypes::{DataType, Field};
+        let list = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
+        let schema = Schema::new(vec![Field::new("label", DataType::Utf8, true), Field::new("pca_features", list, true), Field::new("x", DataType::Float32, true)]);
+        let config = ConfigOptions::new();
+        let default = WriteOptions::from_copy_options(&options(&[]), &config, "out")?.writer_properties_for(&config, &schema)?;
+        let path = |p: &str| ColumnPath::from(p.split('.').map(str::to_owned).collect::<Vec<_>>());
+        assert!(default.dictionary_enabled(&path("label")));
+        assert!(!default.dictionary_enabled(&path("pca_features.list.item")));
+        assert!(!default.dictionary_enabled(&path("x")));
+        let asked = WriteOptions::from_copy_options(&options(&[("format.dictionary_enabled", "true")]), &config, "out")?.writer_properties_for(&config, &schema)?;
+        assert!(asked.dictionary_enabled(&path("x")));
         Ok(())
     }
 

@@ -17,9 +17,14 @@
 //! The join's build side is one row, so DataFusion and Ballista run it as a broadcast
 //! (CollectLeft) join; the model travels dictionary-encoded, one 4-byte key per row. When the
 //! input is only columns of a table (nothing computed), it is read twice instead of
-//! materialised. Nested one-liners are planned innermost first.
+//! materialised. Nested one-liners are planned innermost first, with one exception, the
+//! seeds' StandardScaler then PCA: `pca(standardize(f, m, s), k)` is planned as one fit on
+//! `f` — `standard_scaler_fit(f, m, s)` and `standardized_pca_fit(f, k, m, s)` side by side
+//! in one aggregate — and the transform `pca_transform(standard_scale(f, scaler), pca)`, so
+//! the scaled vectors are never materialised and `f` is read once after the fit.
 
-use super::functions::{BROADCAST_KEY, BROADCAST_MODEL, OneLinerSpec, one_liner};
+use super::functions::{BROADCAST_KEY, BROADCAST_MODEL, OneLinerSpec, PCA, PCA_EXPLAINED_VARIANCE, STANDARDIZE, one_liner};
+use crate::pca::STANDARDIZED_PCA_FIT;
 use super::materialize::{MaterializeRead, MaterializeWrite, new_materialize_id};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, Result, plan_datafusion_err, plan_err};
@@ -140,47 +145,108 @@ fn fresh(prefix: &str, counter: &mut usize) -> String {
     name
 }
 
+/// One call the rewrite replaces, and the fit it needs.
+struct Planned {
+    call: Expr,
+    spec: &'static OneLinerSpec,
+    fit: Fit,
+    /// For a PCA over `standardize(features, …)`: the scaler call (an index into the plan)
+    /// whose transform goes first.
+    scaled_by: Option<usize>,
+    input_name: String,
+    model_name: String,
+}
+
+/// A fit: the aggregate, what it reads and its arguments after that.
+#[derive(PartialEq)]
+struct Fit {
+    /// What the fit reads: computed once, carried under the call's `input_name`.
+    features: Expr,
+    aggregate: &'static str,
+    /// The arguments after the features, defaults filled in.
+    parameters: Vec<Expr>,
+}
+
+/// Adds `call` to `planned`, sharing the input of calls on the same features and the fit
+/// of calls with the same fit (`pca(f, 0.9)` and `pca_explained_variance(f, 0.9)`).
+fn plan_call(
+    planned: &mut Vec<Planned>,
+    call: Expr,
+    spec: &'static OneLinerSpec,
+    fit: Fit,
+    scaled_by: Option<usize>,
+    counter: &mut usize,
+) {
+    let input_name = match planned.iter().find(|p| p.fit.features == fit.features) {
+        Some(p) => p.input_name.clone(),
+        None => fresh("fit_input", counter),
+    };
+    let model_name = match planned.iter().find(|p| p.fit == fit) {
+        Some(p) => p.model_name.clone(),
+        None => fresh("fit_model", counter),
+    };
+    planned.push(Planned { call, spec, fit, scaled_by, input_name, model_name });
+}
+
+/// A PCA one-liner over `standardize(…)`, `scaler` among the planned calls: the scaler's
+/// features, fitted by `standardized_pca_fit` from the same moments as the scaler.
+fn standardized_pca(call: &ScalarFunction, spec: &OneLinerSpec, planned: &[Planned]) -> Option<(usize, Fit)> {
+    if !matches!(spec.name, PCA | PCA_EXPLAINED_VARIANCE) {
+        return None;
+    }
+    let (input, parameters) = call.args.split_first()?;
+    if parameters.iter().any(has_one_liner) {
+        return None;
+    }
+    let scaler = planned.iter().position(|p| p.spec.name == STANDARDIZE && p.call == *input)?;
+    let scaler_call = &planned[scaler];
+    let mut fit_parameters = spec.fit_parameters(parameters);
+    fit_parameters.extend(scaler_call.fit.parameters.iter().cloned());
+    Some((scaler, Fit { features: scaler_call.fit.features.clone(), aggregate: STANDARDIZED_PCA_FIT, parameters: fit_parameters }))
+}
+
 fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> Result<LogicalPlan> {
     let input = Arc::unwrap_or_clone(projection.input);
-    let calls = innermost_calls(&projection.expr);
-    struct Planned {
-        call: Expr,
-        input_name: String,
-        model_name: String,
-        spec: &'static OneLinerSpec,
-        args: Vec<Expr>,
-    }
-    let mut planned: Vec<Planned> = Vec::with_capacity(calls.len());
-    for call in calls {
+    let mut planned: Vec<Planned> = Vec::new();
+    for call in innermost_calls(&projection.expr) {
         let Some((spec, function)) = one_liner_call(&call) else {
             return plan_err!("internal: not a one-liner call: {call}");
         };
-        let args = function.args.clone();
-        // Calls with the same fit on the same arguments (`pca(f, 0.9)` and
-        // `pca_explained_variance(f, 0.9)`) share one fit and one model.
-        let fit_arguments = |spec: &OneLinerSpec, args: &[Expr]| {
-            let mut all = args.first().cloned().into_iter().collect::<Vec<_>>();
-            all.extend(spec.fit_parameters(args.get(1..).unwrap_or_default()));
-            (spec.fit, all)
+        let Some((features, parameters)) = function.args.split_first() else {
+            return plan_err!("{}() needs the features", spec.name);
         };
-        let shared = planned.iter().find(|p| fit_arguments(p.spec, &p.args) == fit_arguments(spec, &args));
-        let (input_name, model_name) = match shared {
-            Some(p) => (p.input_name.clone(), p.model_name.clone()),
-            None => (fresh("fit_input", counter), fresh("fit_model", counter)),
-        };
-        planned.push(Planned { call, input_name, model_name, spec, args });
+        let fit = Fit { features: features.clone(), aggregate: spec.fit, parameters: spec.fit_parameters(parameters) };
+        plan_call(&mut planned, call, spec, fit, None, counter);
+    }
+    // StandardScaler then PCA, the seeds' job, is one fit on the unscaled features: the
+    // scaled vectors are neither materialised nor read twice.
+    let mut fused: Vec<(Expr, &'static OneLinerSpec, usize, Fit)> = Vec::new();
+    for expr in &projection.expr {
+        let _ = expr.apply(|e| {
+            if let Some((spec, function)) = one_liner_call(e)
+                && let Some((scaler, fit)) = standardized_pca(function, spec, &planned)
+                && !fused.iter().any(|(call, ..)| call == e)
+            {
+                fused.push((e.clone(), spec, scaler, fit));
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
+    for (call, spec, scaler, fit) in fused {
+        plan_call(&mut planned, call, spec, fit, Some(scaler), counter);
     }
 
-    // The SELECT list with each call replaced by its transform.
+    // The SELECT list with each call replaced by its transform, outermost first so that a
+    // fused PCA replaces its standardize() too.
     let preserver = NamePreserver::new_for_projection();
     let rewritten: Vec<Expr> = projection
         .expr
         .iter()
         .map(|expr| {
             let saved = preserver.save(expr);
-            let replaced = expr.clone().transform_up(|e| {
+            let replaced = expr.clone().transform_down(|e| {
                 Ok(match planned.iter().find(|p| p.call == e) {
-                    Some(p) => Transformed::yes(transform_call(p.spec, &p.input_name, &p.model_name)?),
+                    Some(p) => Transformed::yes(transform_call(p, &planned)?),
                     None => Transformed::no(e),
                 })
             })?;
@@ -201,13 +267,9 @@ fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> 
     }
     let mut carried: Vec<Expr> = needed.into_iter().map(Expr::Column).collect();
     for (i, p) in planned.iter().enumerate() {
-        if planned[..i].iter().any(|q| q.input_name == p.input_name) {
-            continue;
+        if !planned[..i].iter().any(|q| q.input_name == p.input_name) {
+            carried.push(p.fit.features.clone().alias(&p.input_name));
         }
-        let Some(features) = p.args.first() else {
-            return plan_err!("{}() needs the features", p.spec.name);
-        };
-        carried.push(features.clone().alias(&p.input_name));
     }
     let rows = LogicalPlanBuilder::from(input).project(carried)?.build()?;
 
@@ -221,7 +283,8 @@ fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> 
         (write, read)
     };
 
-    // The fit: one aggregate per call, no grouping, then the models made broadcastable.
+    // The fits: one aggregate per distinct fit, no grouping, then the models made
+    // broadcastable.
     let (fit_key, rows_key) = (fresh("fit_key", counter), fresh("rows_key", counter));
     let mut fits = Vec::with_capacity(planned.len());
     let mut broadcast = Vec::with_capacity(planned.len() + 1);
@@ -229,8 +292,7 @@ fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> 
         if planned[..i].iter().any(|q| q.model_name == p.model_name) {
             continue;
         }
-        let fit = aggregate_call(p.spec, &p.input_name, &p.args[1..])?;
-        fits.push(fit.alias(&p.model_name));
+        fits.push(aggregate_call(p.fit.aggregate, &p.input_name, &p.fit.parameters)?.alias(&p.model_name));
         broadcast.push(scalar_call(BROADCAST_MODEL, vec![col(Column::from_name(&p.model_name))])?.alias(&p.model_name));
     }
     let first_model = planned.first().map(|p| col(Column::from_name(&p.model_name))).unwrap_or_else(|| lit(0i32));
@@ -247,8 +309,17 @@ fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> 
         .build()
 }
 
-fn transform_call(spec: &OneLinerSpec, input: &str, model: &str) -> Result<Expr> {
-    scalar_call(spec.transform, vec![col(Column::from_name(input)), col(Column::from_name(model))])
+/// `call`'s transform on its fitted model; a fused PCA first scales its input with the
+/// scaler's model (the share of variance needs only the rows).
+fn transform_call(call: &Planned, planned: &[Planned]) -> Result<Expr> {
+    let input = col(Column::from_name(&call.input_name));
+    let input = match call.scaled_by.and_then(|i| planned.get(i)) {
+        Some(scaler) if call.spec.name != PCA_EXPLAINED_VARIANCE => {
+            scalar_call(scaler.spec.transform, vec![input, col(Column::from_name(&scaler.model_name))])?
+        }
+        _ => input,
+    };
+    scalar_call(call.spec.transform, vec![input, col(Column::from_name(&call.model_name))])
 }
 
 fn scalar_call(name: &str, args: Vec<Expr>) -> Result<Expr> {
@@ -256,9 +327,9 @@ fn scalar_call(name: &str, args: Vec<Expr>) -> Result<Expr> {
     Ok(Expr::ScalarFunction(ScalarFunction::new_udf(function, args)))
 }
 
-fn aggregate_call(spec: &OneLinerSpec, input: &str, parameters: &[Expr]) -> Result<Expr> {
-    let function = super::functions::registered_aggregate(spec.fit).ok_or_else(|| plan_datafusion_err!("internal: no aggregate {}", spec.fit))?;
+fn aggregate_call(fit: &str, input: &str, parameters: &[Expr]) -> Result<Expr> {
+    let function = super::functions::registered_aggregate(fit).ok_or_else(|| plan_datafusion_err!("internal: no aggregate {fit}"))?;
     let mut args = vec![col(Column::from_name(input))];
-    args.extend(spec.fit_parameters(parameters));
+    args.extend(parameters.iter().cloned());
     Ok(Expr::AggregateFunction(AggregateFunction::new_udf(function, args, false, None, vec![], None)))
 }

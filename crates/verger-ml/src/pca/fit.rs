@@ -53,6 +53,31 @@ impl Components {
 /// positive. `explained_variance[i]` is eigenvalue i over the sum of all eigenvalues, as in
 /// Spark.
 pub fn fit_components(function: &'static str, moments: &mut Moments, k: Components) -> Result<PcaModel> {
+    let (count, d) = check_fit(function, moments, k)?;
+    let Some(comoment) = moments.full() else {
+        return Err(fit_error(function, "the vectors are empty"));
+    };
+    decompose(function, count, moments.mean().to_vec(), d, |i, j| comoment[(i, j)], k)
+}
+
+/// The `k` of a PCA fit (its second argument), checked against the vectors' length when
+/// their type fixes it, so that a bad `k` fails before any row is read.
+pub(super) fn components_argument(function: &'static str, args: &AccumulatorArgs) -> Result<Components> {
+    let Some(k) = literal(function, args.exprs, 1, "k")? else {
+        return plan_err!("{function} takes (features, k, …)");
+    };
+    let k = Components::from_literal(function, &k)?;
+    if let (Components::Count(k), Some(d)) = (k, args.expr_fields.first().and_then(|f| fixed_length(f.data_type())))
+        && k > d
+    {
+        return plan_err!("{function}: k = {k} is more than the {d} features");
+    }
+    Ok(k)
+}
+
+/// What every PCA fit checks first: rows to fit and a `k` the features allow. Returns the
+/// row count and the number of features.
+pub(super) fn check_fit(function: &'static str, moments: &mut Moments, k: Components) -> Result<(u64, usize)> {
     moments.flush();
     let count = moments.count();
     if count == 0 {
@@ -67,11 +92,21 @@ pub fn fit_components(function: &'static str, moments: &mut Moments, k: Componen
     {
         return Err(fit_error(function, format!("k = {k} is more than the {d} features")));
     }
-    let Some(comoment) = moments.full() else {
-        return Err(fit_error(function, "the vectors are empty"));
-    };
+    Ok((count, d))
+}
+
+/// The PCA of `count` rows whose co-moment matrix (lower triangle, `i ≥ j`) is `comoment`
+/// and whose mean is `mean`.
+pub(super) fn decompose(
+    function: &'static str,
+    count: u64,
+    mean: Vec<f64>,
+    d: usize,
+    comoment: impl Fn(usize, usize) -> f64,
+    k: Components,
+) -> Result<PcaModel> {
     let scale = 1.0 / (count - 1) as f64;
-    let covariance = faer::Mat::from_fn(d, d, |i, j| if i >= j { comoment[(i, j)] * scale } else { 0.0 });
+    let covariance = faer::Mat::from_fn(d, d, |i, j| if i >= j { comoment(i, j) * scale } else { 0.0 });
     let decomposition = covariance
         .self_adjoint_eigen(Side::Lower)
         .map_err(|e| fit_error(function, format!("the eigendecomposition did not converge: {e:?}")))?;
@@ -104,7 +139,7 @@ pub fn fit_components(function: &'static str, moments: &mut Moments, k: Componen
     Ok(PcaModel {
         k,
         count: i64::try_from(count).unwrap_or(i64::MAX),
-        mean: moments.mean().to_vec(),
+        mean,
         components,
         explained_variance: explained[..k].to_vec(),
     })
@@ -163,15 +198,7 @@ impl AggregateUDFImpl for PcaFit {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let Some(k) = literal(NAME, args.exprs, 1, "k")? else {
-            return plan_err!("{NAME} takes (features, k)");
-        };
-        let k = Components::from_literal(NAME, &k)?;
-        if let (Components::Count(k), Some(d)) = (k, args.expr_fields.first().and_then(|f| fixed_length(f.data_type())))
-            && k > d
-        {
-            return plan_err!("{NAME}: k = {k} is more than the {d} features");
-        }
+        let k = components_argument(NAME, &args)?;
         Ok(Box::new(FitAccumulator::new(NAME, Second::Full, k)))
     }
 

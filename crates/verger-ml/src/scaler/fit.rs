@@ -83,7 +83,7 @@ impl AggregateUDFImpl for StandardScalerFit {
     }
 }
 
-/// Spark's StandardScalerModel from the moments: sample std (n − 1), 0 for one row.
+/// Makes the model with [`ScalerModel::from_moments`].
 #[derive(Debug)]
 struct ScalerFinish {
     with_mean: bool,
@@ -92,16 +92,6 @@ struct ScalerFinish {
 
 impl FitFinish for ScalerFinish {
     fn finish(&self, _function: &'static str, moments: &mut Moments) -> Result<ScalarValue> {
-        let count = moments.count();
-        let denominator = count.saturating_sub(1) as f64;
-        let std = moments.diagonal().iter().map(|m2| if count > 1 { (m2 / denominator).sqrt() } else { 0.0 }).collect();
-        let model = ScalerModel {
-            with_mean: self.with_mean,
-            with_std: self.with_std,
-            count: i64::try_from(count).unwrap_or(i64::MAX),
-            mean: moments.mean().to_vec(),
-            std,
-        };
-        model.to_scalar()
+        ScalerModel::from_moments(moments, self.with_mean, self.with_std).to_scalar()
     }
 }

@@ -1,4 +1,5 @@
 use crate::model::{FittedModel, ModelRow, list_array, list_type, model_error};
+use crate::moments::Moments;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::Result;
@@ -16,6 +17,16 @@ pub struct ScalerModel {
 }
 
 impl ScalerModel {
+    /// Spark's StandardScalerModel from the rows' moments: the mean and the sample standard
+    /// deviation (n − 1), 0 for a single row.
+    pub fn from_moments(moments: &mut Moments, with_mean: bool, with_std: bool) -> Self {
+        moments.flush();
+        let count = moments.count();
+        let denominator = count.saturating_sub(1) as f64;
+        let std = moments.diagonal().iter().map(|m2| if count > 1 { (m2 / denominator).sqrt() } else { 0.0 }).collect();
+        Self { with_mean, with_std, count: i64::try_from(count).unwrap_or(i64::MAX), mean: moments.mean().to_vec(), std }
+    }
+
     /// Per-feature factor: `1/std`, 0 where std is 0 (Spark: a constant column gives 0.0,
     /// never NaN), or 1 without `with_std`.
     pub fn factors(&self) -> Vec<f64> {
