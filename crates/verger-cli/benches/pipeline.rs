@@ -28,7 +28,8 @@ use std::io::{BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use support::cluster::{Cluster, VERGER};
 use verger::VergerConfig;
 
@@ -113,7 +114,17 @@ struct Finished {
     stdout: String,
 }
 
-/// Runs `command` to completion; its peak RSS comes from the kernel's accounting (wait4).
+/// The high-water mark of `pid`'s resident memory (VmHWM), in bytes; `None` once it is gone.
+fn resident_high_water(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse::<u64>().ok()?;
+    Some(kib * 1024)
+}
+
+/// Runs `command` to completion. Its peak RSS is the child's own high-water mark (VmHWM),
+/// polled every 5 ms while it runs: wait4's `ru_maxrss` would not do, as a spawned child
+/// inherits its parent's peak at exec, so it reported this bench's own memory (the decoded
+/// photos of the ORT limit, ~600 MiB) as a floor.
 fn run_measured(command: &mut Command) -> BenchResult<Finished> {
     let mut stdout = tempfile::tempfile()?;
     let mut stderr = tempfile::tempfile()?;
@@ -121,11 +132,25 @@ fn run_measured(command: &mut Command) -> BenchResult<Finished> {
     let started = Instant::now();
     let child = command.spawn()?;
     let pid = libc::pid_t::try_from(child.id())?;
+    let running = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let (running, id) = (Arc::clone(&running), child.id());
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while running.load(Ordering::Relaxed) {
+                peak = resident_high_water(id).unwrap_or(0).max(peak);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain data; wait4 fills it for the child we just spawned and reaps it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let seconds = started.elapsed().as_secs_f64();
+    running.store(false, Ordering::Relaxed);
+    let peak_rss = watcher.join().map_err(|_| "the RSS watcher panicked")?;
     if waited != pid {
         return Err(format!("wait4: {}", std::io::Error::last_os_error()).into());
     }
@@ -140,7 +165,7 @@ fn run_measured(command: &mut Command) -> BenchResult<Finished> {
         let tail: String = err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
         return Err(format!("{command:?} failed (status {status}):\n{tail}").into());
     }
-    Ok(Finished { seconds, peak_rss: u64::try_from(usage.ru_maxrss)? * 1024, stdout: out })
+    Ok(Finished { seconds, peak_rss, stdout: out })
 }
 
 /// `sql/fruits_pipeline.sql` on `input` into `output`, embedded or on `cluster`; checks the
