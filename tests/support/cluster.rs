@@ -112,11 +112,7 @@ impl Cluster {
     pub fn peak_rss(&self) -> Vec<(String, u64)> {
         self.processes
             .iter()
-            .filter_map(|(name, child)| {
-                let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).ok()?;
-                let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse::<u64>().ok()?;
-                Some((name.clone(), kib * 1024))
-            })
+            .filter_map(|(name, child)| Some((name.clone(), resident_high_water(child.id())?)))
             .collect()
     }
 
@@ -136,4 +132,13 @@ impl Drop for Cluster {
             let _ = child.wait();
         }
     }
+}
+
+/// The high-water mark of process `pid`'s own resident memory (VmHWM), in bytes; `None` once
+/// it is gone. Unlike wait4's `ru_maxrss`, it does not include what a spawned child inherits
+/// from its parent's peak at exec.
+pub fn resident_high_water(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse::<u64>().ok()?;
+    Some(kib * 1024)
 }

@@ -30,7 +30,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use support::cluster::{Cluster, VERGER};
+use support::cluster::{Cluster, VERGER, resident_high_water};
 use verger::VergerConfig;
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
@@ -114,13 +114,6 @@ struct Finished {
     stdout: String,
 }
 
-/// The high-water mark of `pid`'s resident memory (VmHWM), in bytes; `None` once it is gone.
-fn resident_high_water(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse::<u64>().ok()?;
-    Some(kib * 1024)
-}
-
 /// Runs `command` to completion. Its peak RSS is the child's own high-water mark (VmHWM),
 /// polled every 5 ms while it runs: wait4's `ru_maxrss` would not do, as a spawned child
 /// inherits its parent's peak at exec, so it reported this bench's own memory (the decoded
@@ -130,8 +123,7 @@ fn run_measured(command: &mut Command) -> BenchResult<Finished> {
     let mut stderr = tempfile::tempfile()?;
     command.stdin(Stdio::null()).stdout(stdout.try_clone()?).stderr(stderr.try_clone()?);
     let started = Instant::now();
-    let child = command.spawn()?;
-    let pid = libc::pid_t::try_from(child.id())?;
+    let mut child = command.spawn()?;
     let running = Arc::new(AtomicBool::new(true));
     let watcher = {
         let (running, id) = (Arc::clone(&running), child.id());
@@ -144,16 +136,11 @@ fn run_measured(command: &mut Command) -> BenchResult<Finished> {
             peak
         })
     };
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for the child we just spawned and reaps it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let waited = child.wait();
     let seconds = started.elapsed().as_secs_f64();
     running.store(false, Ordering::Relaxed);
     let peak_rss = watcher.join().map_err(|_| "the RSS watcher panicked")?;
-    if waited != pid {
-        return Err(format!("wait4: {}", std::io::Error::last_os_error()).into());
-    }
+    let status = waited?;
     let read = |file: &mut std::fs::File| -> BenchResult<String> {
         file.rewind()?;
         let mut text = String::new();
@@ -161,7 +148,7 @@ fn run_measured(command: &mut Command) -> BenchResult<Finished> {
         Ok(text)
     };
     let (out, err) = (read(&mut stdout)?, read(&mut stderr)?);
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+    if !status.success() {
         let tail: String = err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
         return Err(format!("{command:?} failed (status {status}):\n{tail}").into());
     }

@@ -2,8 +2,8 @@
 //! (shared/spark-semantics.md):
 //! - fits are aggregates — [`StandardScalerFit`] (`standard_scaler_fit`), [`PcaFit`]
 //!   (`pca_fit`) and [`StandardizedPcaFit`] (`standardized_pca_fit`, the PCA of the scaled
-//!   features from the same single pass as the scaler) — whose partial states merge exactly (Chan et al.), so they run in two
-//!   phases across partitions and executors;
+//!   features from the same single pass as the scaler) — whose partial states merge exactly
+//!   (Chan et al.), so they run in two phases across partitions and executors;
 //! - fitted models are SQL struct values ([`ScalerModel`], [`PcaModel`]) that can be stored
 //!   and reused;
 //! - transforms are scalar functions — [`StandardScale`] (`standard_scale`) and

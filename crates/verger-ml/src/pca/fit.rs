@@ -53,11 +53,11 @@ impl Components {
 /// positive. `explained_variance[i]` is eigenvalue i over the sum of all eigenvalues, as in
 /// Spark.
 pub fn fit_components(function: &'static str, moments: &mut Moments, k: Components) -> Result<PcaModel> {
-    let (count, d) = check_fit(function, moments, k)?;
+    let count = check_fit(function, moments, k)?;
     let Some(comoment) = moments.full() else {
         return Err(fit_error(function, "the vectors are empty"));
     };
-    decompose(function, count, moments.mean().to_vec(), d, |i, j| comoment[(i, j)], k)
+    decompose(function, count, moments.mean().to_vec(), |i, j| comoment[(i, j)], k)
 }
 
 /// The `k` of a PCA fit (its second argument), checked against the vectors' length when
@@ -76,8 +76,8 @@ pub(super) fn components_argument(function: &'static str, args: &AccumulatorArgs
 }
 
 /// What every PCA fit checks first: rows to fit and a `k` the features allow. Returns the
-/// row count and the number of features.
-pub(super) fn check_fit(function: &'static str, moments: &mut Moments, k: Components) -> Result<(u64, usize)> {
+/// row count.
+pub(super) fn check_fit(function: &'static str, moments: &mut Moments, k: Components) -> Result<u64> {
     moments.flush();
     let count = moments.count();
     if count == 0 {
@@ -92,19 +92,13 @@ pub(super) fn check_fit(function: &'static str, moments: &mut Moments, k: Compon
     {
         return Err(fit_error(function, format!("k = {k} is more than the {d} features")));
     }
-    Ok((count, d))
+    Ok(count)
 }
 
-/// The PCA of `count` rows whose co-moment matrix (lower triangle, `i ≥ j`) is `comoment`
-/// and whose mean is `mean`.
-pub(super) fn decompose(
-    function: &'static str,
-    count: u64,
-    mean: Vec<f64>,
-    d: usize,
-    comoment: impl Fn(usize, usize) -> f64,
-    k: Components,
-) -> Result<PcaModel> {
+/// The PCA of `count` rows whose mean is `mean` and whose co-moment matrix (lower
+/// triangle, `i ≥ j`) is `comoment`.
+pub(super) fn decompose(function: &'static str, count: u64, mean: Vec<f64>, comoment: impl Fn(usize, usize) -> f64, k: Components) -> Result<PcaModel> {
+    let d = mean.len();
     let scale = 1.0 / (count - 1) as f64;
     let covariance = faer::Mat::from_fn(d, d, |i, j| if i >= j { comoment(i, j) * scale } else { 0.0 });
     let decomposition = covariance

@@ -107,7 +107,7 @@ struct StandardizedComponents {
 
 impl FitFinish for StandardizedComponents {
     fn finish(&self, function: &'static str, moments: &mut Moments) -> Result<ScalarValue> {
-        let (count, d) = check_fit(function, moments, self.k)?;
+        let count = check_fit(function, moments, self.k)?;
         let scaler = ScalerModel::from_moments(moments, self.with_mean, self.with_std);
         let factors = scaler.factors();
         // The scaled rows' mean: exactly 0 once centred, as Spark's up to rounding.
@@ -115,7 +115,7 @@ impl FitFinish for StandardizedComponents {
         let Some(comoment) = moments.full() else {
             return Err(crate::error::fit_error(function, "the vectors are empty"));
         };
-        decompose(function, count, mean, d, |i, j| factors[i] * factors[j] * comoment[(i, j)], self.k)?.to_scalar()
+        decompose(function, count, mean, |i, j| factors[i] * factors[j] * comoment[(i, j)], self.k)?.to_scalar()
     }
 }
 
