@@ -19,6 +19,7 @@ mod io;
 mod model;
 mod path_rule;
 mod pool;
+mod read_ahead_rule;
 mod runtime;
 mod spec;
 
@@ -32,6 +33,7 @@ pub use functions::image_info::ImageInfoFunction;
 pub use functions::image_tensor::ImageTensor;
 pub use model::{LoadedModel, load_model, model_loads};
 pub use path_rule::{ImagePathRule, PATH_RULE_NAME};
+pub use read_ahead_rule::{InferenceReadAheadRule, READ_AHEAD_RULE_NAME};
 pub use pool::{THREADS_ENV, inference_pool, inference_threads, set_inference_threads};
 pub use verger_tensors::{DecodeLimits, TensorWriter, decode_rgb};
 pub use runtime::{ORT_LIBRARY_ENV, ORT_WHEEL, onnx_runtime, onnx_runtime_library};

@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 pub use verger_binaryfile::{BINARY_FILE_FORMAT, BinaryFileOptions, BinaryFileTable, BinaryFileTableFactory, ScanProgress};
 pub use verger_config::VergerConfig;
-pub use verger_features::{ImagePathRule, image_functions, load_model, resolve_model, set_inference_threads};
+pub use verger_features::{ImagePathRule, InferenceReadAheadRule, image_functions, load_model, resolve_model, set_inference_threads};
 pub use verger_ml::one_liner::FitTransformRule;
 pub use verger_parquet::{CommittedWriteRule, Manifest, SaveMode, read_manifest};
 pub use verger_ml::{PcaModel, ScalerModel, ml_aggregate_functions, ml_scalar_functions};
@@ -123,6 +123,11 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     if !has_rule(&ctx.state(), verger_parquet::COMMITTED_WRITE_RULE_NAME) {
         ctx.add_analyzer_rule(Arc::new(CommittedWriteRule));
     }
+    if !ctx.state().physical_optimizers().iter().any(|rule| rule.name() == verger_features::READ_AHEAD_RULE_NAME) {
+        let state = ctx.state_ref();
+        let mut state = state.write();
+        *state = SessionStateBuilder::new_from_existing(state.clone()).with_physical_optimizer_rule(Arc::new(InferenceReadAheadRule)).build();
+    }
     // Functions that depend on settings (the image functions' models) see the session's.
     let config = ctx.state().config_options().clone();
     let state = ctx.state_ref();
@@ -143,7 +148,10 @@ pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilde
     rules.insert(0, Arc::new(ImagePathRule));
     rules.insert(1, Arc::new(FitTransformRule));
     rules.insert(2, Arc::new(CommittedWriteRule));
-    builder = builder.with_analyzer_rules(rules).with_query_planner(Arc::new(VergerQueryPlanner));
+    builder = builder
+        .with_analyzer_rules(rules)
+        .with_query_planner(Arc::new(VergerQueryPlanner))
+        .with_physical_optimizer_rule(Arc::new(InferenceReadAheadRule));
     let aggregates = builder.aggregate_functions().get_or_insert_with(Vec::new);
     aggregates.retain(|f| !aggregate_functions().iter().any(|v| v.name() == f.name()));
     aggregates.extend(aggregate_functions());

@@ -99,11 +99,13 @@ pub(super) fn check_fit(function: &'static str, moments: &mut Moments, k: Compon
 /// triangle, `i ≥ j`) is `comoment`.
 pub(super) fn decompose(function: &'static str, count: u64, mean: Vec<f64>, comoment: impl Fn(usize, usize) -> f64, k: Components) -> Result<PcaModel> {
     let d = mean.len();
+    let started = std::time::Instant::now();
     let scale = 1.0 / (count - 1) as f64;
     let covariance = faer::Mat::from_fn(d, d, |i, j| if i >= j { comoment(i, j) * scale } else { 0.0 });
     let decomposition = covariance
         .self_adjoint_eigen(Side::Lower)
         .map_err(|e| fit_error(function, format!("the eigendecomposition did not converge: {e:?}")))?;
+    log::debug!("{function}: eigendecomposition of the {d}×{d} covariance of {count} rows in {:.3} s", started.elapsed().as_secs_f64());
     let values = decomposition.S().column_vector();
     let vectors = decomposition.U();
     // Ascending order from faer; rounding can leave tiny negatives on a positive
