@@ -15,7 +15,8 @@
 //!
 //! Then the peak RSS of the embedded pipeline for each N of `--rss`, the `pca_fit` time on
 //! `--pca-rows` × 1280 next to numpy's, and the time to the first row of `verger sql` on
-//! `--first-row-images` photos. It ends with a table of every figure against its target.
+//! `--first-row-images` photos (median of 3 runs, after a `sync`). It ends with a table of every
+//! figure against its target.
 
 #[path = "../../../tests/support/mod.rs"]
 mod support;
@@ -38,6 +39,8 @@ type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 const LABELS: usize = 8;
 /// Tensors decoded once for the raw ONNX Runtime run, cycled to reach N images.
 const RAW_SAMPLE: usize = 512;
+/// Runs of the first-row query; the median is reported.
+const FIRST_ROW_RUNS: usize = 3;
 
 struct Options {
     images: Vec<usize>,
@@ -465,8 +468,20 @@ async fn main() -> BenchResult<()> {
 
     if options.first_row_images > 0 {
         let (dir, n) = image_set(&options.work, 4, options.first_row_images.div_ceil(4))?;
-        let (first, total, rows) = first_row(&root, &dir)?;
-        println!("\n`verger sql` features query on {n} photos: first row after {first:.2} s, all {rows} rows after {total:.2} s (process start to exit)");
+        // The runs before this one leave hundreds of MB of Parquet to write back; a latency
+        // figure should not wait for the disk to catch up with them.
+        Command::new("sync").status()?;
+        let mut runs = Vec::new();
+        for _ in 0..FIRST_ROW_RUNS {
+            runs.push(first_row(&root, &dir)?);
+        }
+        let all: Vec<String> = runs.iter().map(|(first, _, _)| format!("{first:.2}")).collect();
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (first, total, rows) = runs[runs.len() / 2];
+        println!(
+            "\n`verger sql` features query on {n} photos: first row after {first:.2} s, all {rows} rows after {total:.2} s (process start to exit; median of {FIRST_ROW_RUNS} runs: {} s)",
+            all.join(", ")
+        );
         targets.push(Target { what: format!("first row, {n} photos"), measured: format!("{first:.2} s"), target: "≤ 1.5 s".into(), met: first <= 1.5 });
     }
 

@@ -139,8 +139,9 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
-/// A `SessionStateBuilder` with verger's settings `config`, object stores, functions and
-/// table format: the base of every verger session, embedded or in a cluster.
+/// A `SessionStateBuilder` with verger's settings `config`, object stores, functions, table
+/// formats and plan rules (analyzer rules, and the physical rule that keeps the inference
+/// threads fed): the base of every verger session, embedded or in a cluster.
 pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilder> {
     let runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(VergerObjectStoreRegistry::new())).build_arc()?;
     let mut builder = SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
