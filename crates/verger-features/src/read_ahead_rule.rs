@@ -82,3 +82,43 @@ fn runs_model(plan: &dyn ExecutionPlan) -> bool {
             .unwrap_or(false)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{BinaryArray, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::datasource::MemTable;
+    use datafusion::physical_plan::displayable;
+    use datafusion::prelude::SessionContext;
+
+    async fn physical_plan(sql: &str) -> Result<Arc<dyn ExecutionPlan>> {
+        let ctx = SessionContext::new();
+        for function in crate::image_functions() {
+            ctx.register_udf(function.as_ref().clone());
+        }
+        let schema = Arc::new(Schema::new(vec![Field::new("content", DataType::Binary, true)]));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(BinaryArray::from(vec![Some(&b"x"[..])]))])?;
+        ctx.register_table("t", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+        ctx.sql(sql).await?.create_physical_plan().await
+    }
+
+    fn buffers(plan: &Arc<dyn ExecutionPlan>) -> usize {
+        displayable(plan.as_ref()).indent(true).to_string().matches("BufferExec").count()
+    }
+
+    #[tokio::test]
+    async fn model_projections_are_buffered_once_and_tensors_never() -> Result<()> {
+        let rule = InferenceReadAheadRule;
+        let config = ConfigOptions::new();
+        let features = physical_plan("SELECT image_features(content) AS f FROM t WHERE content IS NOT NULL").await?;
+        assert_eq!(buffers(&features), 0);
+        let once = rule.optimize(features, &config)?;
+        assert_eq!(buffers(&once), 1, "{}", displayable(once.as_ref()).indent(true));
+        // Planned again (a scheduler re-optimising a plan): still one buffer.
+        assert_eq!(buffers(&rule.optimize(once, &config)?), 1);
+        let tensors = rule.optimize(physical_plan("SELECT image_tensor(content) AS t FROM t").await?, &config)?;
+        assert_eq!(buffers(&tensors), 0);
+        Ok(())
+    }
+}

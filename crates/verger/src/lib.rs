@@ -126,7 +126,12 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     if !ctx.state().physical_optimizers().iter().any(|rule| rule.name() == verger_features::READ_AHEAD_RULE_NAME) {
         let state = ctx.state_ref();
         let mut state = state.write();
-        *state = SessionStateBuilder::new_from_existing(state.clone()).with_physical_optimizer_rule(Arc::new(InferenceReadAheadRule)).build();
+        // A rebuilt state would get a new session id; the context (and a cluster) keep the old.
+        let session_id = state.session_id().to_owned();
+        *state = SessionStateBuilder::new_from_existing(state.clone())
+            .with_session_id(session_id)
+            .with_physical_optimizer_rule(Arc::new(InferenceReadAheadRule))
+            .build();
     }
     // Functions that depend on settings (the image functions' models) see the session's.
     let config = ctx.state().config_options().clone();
@@ -201,5 +206,24 @@ impl BinaryFileReadExt for SessionContext {
         let state = self.state();
         let table = BinaryFileTable::try_new(&state, location, options).await?;
         self.read_table(Arc::new(table))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_all_adds_the_read_ahead_rule_once_and_keeps_the_session() -> Result<()> {
+        let ctx = SessionContext::new();
+        let session = ctx.state().session_id().to_owned();
+        register_all(&ctx)?;
+        register_all(&ctx)?;
+        let state = ctx.state();
+        let rules = state.physical_optimizers().iter().filter(|rule| rule.name() == verger_features::READ_AHEAD_RULE_NAME).count();
+        assert_eq!(rules, 1);
+        assert_eq!(state.session_id(), session);
+        assert_eq!(ctx.session_id(), session);
+        Ok(())
     }
 }
