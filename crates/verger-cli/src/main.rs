@@ -1,5 +1,6 @@
 //! The `verger` command.
 
+mod allocator;
 mod logging;
 mod output;
 mod progress;
@@ -98,6 +99,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     let server = matches!(cli.command, Command::Scheduler { .. } | Command::Executor { .. });
     logging::init(if server { "info" } else { "warn" });
