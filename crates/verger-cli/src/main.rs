@@ -99,10 +99,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    allocator::tune();
     let cli = Cli::parse();
     let server = matches!(cli.command, Command::Scheduler { .. } | Command::Executor { .. });
     logging::init(if server { "info" } else { "warn" });
+    // After the logger, so that a refusal can be logged; before any thread starts.
+    allocator::tune();
     verger_storage::register_secrets_from_env();
 
     exit_with_parent();
