@@ -91,6 +91,30 @@ async fn features_are_the_same_embedded_and_on_the_cluster_with_a_model_from_s3(
     assert!(total >= 1, "{}", cluster.all_logs());
 }
 
+/// An embedded session starts loading a query's model while it plans the query, so that the
+/// model is ready when the first images arrive.
+#[tokio::test(flavor = "multi_thread")]
+async fn planning_a_query_loads_its_model_before_the_query_runs() {
+    let images = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    verger_imagegen::generate(images.path(), 2, 2, 5).unwrap_or_else(|e| panic!("{e}"));
+    let ctx = verger::session_context().unwrap_or_else(|e| panic!("{e}"));
+    // A name of its own, so that no other test of this process has loaded it.
+    let model = model_dir().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    ctx.sql(&format!("SET verger.model.preload_probe.uri = '{}/'", model.display())).await.unwrap_or_else(|e| panic!("{e}"));
+    ctx.sql(&create(images.path())).await.unwrap_or_else(|e| panic!("{e}"));
+    let options = ctx.state().config_options().clone();
+    let spec = verger::resolve_model("preload_probe", &verger::VergerConfig::from_options(&options), &options).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!verger_features::is_model_loaded(&spec), "loaded before any query named it");
+
+    let query = "SELECT path, image_features(content, 'preload_probe') FROM images";
+    let planned = ctx.sql(query).await.unwrap_or_else(|e| panic!("{query}: {e}"));
+    verger::wait_for_preloads();
+    assert!(verger_features::is_model_loaded(&spec), "planning the query did not load its model");
+
+    let rows: usize = planned.collect().await.unwrap_or_else(|e| panic!("{query}: {e}")).iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 4);
+}
+
 /// A small JPEG whose frame header claims `width` × `height`.
 fn jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
     let mut jpeg = verger_imagegen::render_jpeg(0, 0, 1).unwrap_or_else(|e| panic!("{e}"));

@@ -120,6 +120,9 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(run(cli.command));
+    // A query that failed after planning may have left a model loading (see
+    // verger::session_context_with_config); ONNX Runtime must not be torn down under it.
+    verger::wait_for_preloads();
     match result {
         Ok(code) => code,
         Err(error) => {

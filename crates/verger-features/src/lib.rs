@@ -31,7 +31,7 @@ pub use functions::image_classify::ImageClassify;
 pub use functions::image_features::ImageFeatures;
 pub use functions::image_info::ImageInfoFunction;
 pub use functions::image_tensor::ImageTensor;
-pub use model::{LoadedModel, load_model, model_loads};
+pub use model::{LoadedModel, is_model_loaded, load_model, model_loads, preload_when_planning, wait_for_preloads};
 pub use path_rule::{ImagePathRule, PATH_RULE_NAME};
 pub use read_ahead_rule::{InferenceReadAheadRule, READ_AHEAD_RULE_NAME};
 pub use pool::{THREADS_ENV, inference_pool, inference_threads, set_inference_threads};

@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 pub use verger_binaryfile::{BINARY_FILE_FORMAT, BinaryFileOptions, BinaryFileTable, BinaryFileTableFactory, ScanProgress};
 pub use verger_config::VergerConfig;
-pub use verger_features::{ImagePathRule, InferenceReadAheadRule, image_functions, load_model, resolve_model, set_inference_threads};
+pub use verger_features::{ImagePathRule, InferenceReadAheadRule, image_functions, load_model, resolve_model, set_inference_threads, wait_for_preloads};
 pub use verger_ml::one_liner::FitTransformRule;
 pub use verger_parquet::{CommittedWriteRule, Manifest, SaveMode, read_manifest};
 pub use verger_ml::{PcaModel, ScalerModel, ml_aggregate_functions, ml_scalar_functions};
@@ -189,7 +189,12 @@ pub fn session_context() -> Result<SessionContext> {
 }
 
 /// [`session_context`] with settings of your own (start from [`session_config`]).
+///
+/// An embedded session runs what it plans, so this also makes the process load a query's
+/// models while the query is planned ([`verger_features::preload_when_planning`]); call
+/// [`verger_features::wait_for_preloads`] before the process exits.
 pub fn session_context_with_config(config: SessionConfig) -> Result<SessionContext> {
+    verger_features::preload_when_planning(true);
     Ok(SessionContext::new_with_state(session_state_builder(config)?.build()))
 }
 

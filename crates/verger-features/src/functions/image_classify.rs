@@ -1,16 +1,16 @@
 //! `image_classify(content [, model])`: the top class of each image and its probability.
 
-use super::common::{DOC_SECTION, ImageArgs, SessionSnapshot, coerce_image_args};
+use super::common::{DOC_SECTION, ImageArgs, SessionSnapshot, coerce_image_args, planned_model};
 use crate::batch::{Wanted, run_images};
 use crate::io::run_blocking;
-use crate::model::load_model;
+use crate::model::{load_model, preload};
 use crate::spec::resolve_model;
 use datafusion::arrow::array::{ArrayRef, Float32Array, StringArray, StructArray};
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::datatypes::{DataType, Field, Fields};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::{Result, exec_err};
 use datafusion::config::ConfigOptions;
-use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use std::sync::{Arc, LazyLock};
 
 pub const NAME: &str = "image_classify";
@@ -69,6 +69,12 @@ impl ScalarUDFImpl for ImageClassify {
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(DataType::Struct(fields()))
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let model = planned_model(NAME, args.scalar_arguments, &self.session.verger.default_model)?;
+        preload(&resolve_model(&model, &self.session.verger, &self.session.options)?, &self.session.options);
+        Ok(Arc::new(Field::new(NAME, DataType::Struct(fields()), true)))
     }
 
     fn with_updated_config(&self, config: &ConfigOptions) -> Option<ScalarUDF> {

@@ -3,7 +3,7 @@
 use super::common::{DOC_SECTION, ImageArgs, SessionSnapshot, coerce_image_args, planned_model};
 use crate::batch::{Wanted, run_images};
 use crate::io::run_blocking;
-use crate::model::load_model;
+use crate::model::{load_model, preload};
 use crate::spec::resolve_model;
 use datafusion::arrow::array::{ArrayRef, FixedSizeListArray, Float32Array};
 use datafusion::arrow::buffer::NullBuffer;
@@ -92,6 +92,7 @@ impl ScalarUDFImpl for ImageFeatures {
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         let model = planned_model(NAME, args.scalar_arguments, &self.session.verger.default_model)?;
         let spec = resolve_model(&model, &self.session.verger, &self.session.options)?;
+        preload(&spec, &self.session.options);
         let dim = match spec.features_dim {
             Some(dim) => dim,
             // Not declared: the model itself says (it is loaded once per process anyway).
