@@ -60,7 +60,7 @@ static PRELOADS: Mutex<Option<Preloads>> = Mutex::new(None);
 /// Makes this process start loading a query's models, on a background thread, as soon as the
 /// query is planned: ONNX Runtime, the model file and the inference threads' sessions are then
 /// ready when the first images arrive, instead of ~0.15 s after. For processes that run what
-/// they plan: an embedded session turns it on ([`verger::session_context`]); a cluster's
+/// they plan: an embedded session turns it on (`verger::session_context`); a cluster's
 /// client and scheduler leave it off, as only its executors run models.
 pub fn preload_when_planning(on: bool) {
     PRELOAD_WHEN_PLANNING.store(on, Ordering::Relaxed);
@@ -88,6 +88,8 @@ pub(crate) fn preload(spec: &ModelSpec, options: &ConfigOptions) {
     let key = spec.cache_key();
     let Ok(mut preloads) = PRELOADS.lock() else { return };
     let (started, threads) = preloads.get_or_insert_with(Default::default);
+    // Finished loads need no waiting for (a long-lived process may plan many queries).
+    threads.retain(|thread| !thread.is_finished());
     if !started.insert(key.clone()) {
         return;
     }
