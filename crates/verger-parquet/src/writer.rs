@@ -15,7 +15,6 @@ use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder,
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::StreamExt;
-use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
 use std::fmt;
 use std::sync::Arc;
@@ -151,11 +150,13 @@ impl ExecutionPlan for ParquetPartWriterExec {
                 }
                 rows += batch.num_rows() as u64;
             }
-            let Some(writer) = writer else {
+            let Some(mut writer) = writer else {
                 return Ok(RecordBatch::new_empty(staged_schema()));
             };
-            writer.close().await.map_err(|e| write_error(&shown, format!("{path}: {e}")))?;
-            let bytes = store.head(&path).await.map_err(|e| write_error(&shown, format!("{path} was not written: {e}")))?.size;
+            // Finishing completes the upload or fails; the writer counted every byte of the
+            // file, footer included, so no HEAD request is needed to learn its size.
+            writer.finish().await.map_err(|e| write_error(&shown, format!("{path} was not written: {e}")))?;
+            let bytes = writer.bytes_written() as u64;
             rows_written.add(rows as usize);
             bytes_written.add(bytes as usize);
             log::debug!("staged {rows} rows, {bytes} bytes in {path}");
