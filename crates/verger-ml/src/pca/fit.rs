@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility};
-use faer::Side;
+use super::eigen::top_eigenpairs;
 use std::sync::{Arc, LazyLock};
 
 pub const NAME: &str = "pca_fit";
@@ -102,31 +102,29 @@ pub(super) fn decompose(function: &'static str, count: u64, mean: Vec<f64>, como
     let started = std::time::Instant::now();
     let scale = 1.0 / (count - 1) as f64;
     let covariance = faer::Mat::from_fn(d, d, |i, j| if i >= j { comoment(i, j) * scale } else { 0.0 });
-    let decomposition = covariance
-        .self_adjoint_eigen(Side::Lower)
-        .map_err(|e| fit_error(function, format!("the eigendecomposition did not converge: {e:?}")))?;
-    log::debug!("{function}: eigendecomposition of the {d}×{d} covariance of {count} rows in {:.3} s", started.elapsed().as_secs_f64());
-    let values = decomposition.S().column_vector();
-    let vectors = decomposition.U();
-    // Ascending order from faer; rounding can leave tiny negatives on a positive
-    // semi-definite matrix, which count as no variance.
-    let order: Vec<usize> = (0..d).rev().collect();
-    let variances: Vec<f64> = order.iter().map(|&i| values[i].max(0.0)).collect();
-    let total: f64 = variances.iter().sum();
-    let explained: Vec<f64> = variances.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect();
-    let k = match k {
-        Components::Count(k) => k,
-        Components::Fraction(fraction) => {
-            let mut cumulative = 0.0;
-            let reached = explained.iter().position(|share| {
-                cumulative += share;
-                cumulative >= fraction - 1e-12
-            });
-            reached.map_or(d, |i| i + 1)
+    // Rounding can leave tiny negatives on a positive semi-definite matrix: no variance.
+    let mut explained = Vec::new();
+    let vectors = top_eigenpairs(covariance.as_ref(), |values| {
+        let variances: Vec<f64> = values.iter().map(|v| v.max(0.0)).collect();
+        let total: f64 = variances.iter().sum();
+        explained = variances.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect();
+        match k {
+            Components::Count(k) => k,
+            Components::Fraction(fraction) => {
+                let mut cumulative = 0.0;
+                let reached = explained.iter().position(|share| {
+                    cumulative += share;
+                    cumulative >= fraction - 1e-12
+                });
+                reached.map_or(d, |i| i + 1)
+            }
         }
-    };
+    })
+    .map_err(|e| fit_error(function, format!("the eigendecomposition did not converge: {e:?}")))?;
+    log::debug!("{function}: eigendecomposition of the {d}×{d} covariance of {count} rows in {:.3} s", started.elapsed().as_secs_f64());
+    let k = vectors.ncols();
     let mut components = Vec::with_capacity(k * d);
-    for &column in order.iter().take(k) {
+    for column in 0..k {
         let vector = vectors.col(column);
         let pivot = (0..d).fold(0, |best, i| if vector[i].abs() > vector[best].abs() { i } else { best });
         let sign = if vector[pivot] < 0.0 { -1.0 } else { 1.0 };

@@ -1,5 +1,6 @@
 //! PCA: `pca_fit` and `standardized_pca_fit` (aggregates) and `pca_transform` (scalar).
 
+mod eigen;
 mod fit;
 mod model;
 mod standardized;
