@@ -8,6 +8,9 @@
 # keeps the generated photos under .verger/bench for later runs. The output is also saved in
 # .verger/bench/last-run.txt.
 set -euo pipefail
+# The PySpark baseline runs the Python onnxruntime, which (1.29+) records telemetry in
+# ~/.cache/Microsoft unless told not to; verger's own processes set this themselves.
+export ORT_DISABLE_TELEMETRY="${ORT_DISABLE_TELEMETRY:-1}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 "$root/scripts/setup.sh"

@@ -5,6 +5,9 @@
 # - the default model, EfficientNet-Lite0 as ONNX, in .verger/models/efficientnet_lite0
 #   (scripts/build_model.py: checksum-verified, rebuilt only when missing or different).
 set -euo pipefail
+# The model build runs the Python onnxruntime, which (1.29+) records telemetry in
+# ~/.cache/Microsoft unless told not to; verger's own processes set this themselves.
+export ORT_DISABLE_TELEMETRY="${ORT_DISABLE_TELEMETRY:-1}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
 requirements="$root/scripts/python-requirements.txt"

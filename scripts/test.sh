@@ -21,7 +21,9 @@ set +e
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # The Python side: the model build and feature parity against onnxruntime and PIL.
-"$root/.venv/bin/python" -m unittest discover -v -s "$root/tests/python" 2>&1 | tee "$pylog"
+# Its onnxruntime would record telemetry in ~/.cache/Microsoft (1.29+) unless told not to; the
+# Rust tests get no such variable: verger must set it itself (tests/integration/features.rs).
+ORT_DISABLE_TELEMETRY="${ORT_DISABLE_TELEMETRY:-1}" "$root/.venv/bin/python" -m unittest discover -v -s "$root/tests/python" 2>&1 | tee "$pylog"
 pystatus=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole run: cargo's own last line is a crate's doc-test count.

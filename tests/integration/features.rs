@@ -197,3 +197,43 @@ fn a_missing_onnx_runtime_is_explained_not_a_panic() {
     assert!(stderr.contains("onnxruntime==1.31.1"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// ONNX Runtime 1.29+ writes a device id and queues usage events under
+/// `~/.cache/Microsoft/DeveloperTools/.onnxruntime/` (uploaded when the network allows) unless
+/// `ORT_DISABLE_TELEMETRY=1` is set before it loads, or it believes it runs in CI. verger
+/// sets it: a run outside CI leaves nothing in its home directory.
+#[test]
+fn onnx_runtime_records_no_telemetry() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let images = dir.path().join("images");
+    let home = dir.path().join("home");
+    for path in [&images, &home] {
+        std::fs::create_dir(path).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(images.join("a.jpg"), verger_imagegen::render_jpeg(0, 0, 1).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+    let sql = format!("{}; SELECT count(image_features(content)) AS n FROM images", create(&images));
+    let mut command = std::process::Command::new(VERGER);
+    command.args(["sql", "-q", "--format", "csv", "-c", &sql]).env("HOME", &home);
+    // The variables by which ONNX Runtime recognises a CI run and stays quiet on its own.
+    for variable in ["CI", "GITHUB_ACTIONS", "GITLAB_CI", "TF_BUILD", "ORT_RUNNING_UNIT_TESTS", verger_features::ORT_TELEMETRY_ENV] {
+        command.env_remove(variable);
+    }
+    let output = command.output().unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).ends_with("n\n1\n"), "{stderr}");
+    let recorded: Vec<_> = walk(&home);
+    assert!(recorded.is_empty(), "ONNX Runtime wrote {recorded:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        }
+        found.push(path);
+    }
+    found
+}

@@ -104,6 +104,8 @@ fn main() -> ExitCode {
     logging::init(if server { "info" } else { "warn" });
     // After the logger, so that a refusal can be logged; before any thread starts.
     allocator::tune();
+    // Before any thread starts: ONNX Runtime reads it when it loads (see the function).
+    verger::opt_out_of_onnx_telemetry();
     verger_storage::register_secrets_from_env();
 
     exit_with_parent();

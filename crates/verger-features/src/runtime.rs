@@ -3,6 +3,12 @@
 //! verger links no ONNX Runtime: it loads `libonnxruntime` at run time (ort's `load-dynamic`)
 //! from the PyPI wheel `onnxruntime==1.31.1` that the set-up installs. A process without it
 //! gets an error saying what to install, never a panic.
+//!
+//! ONNX Runtime 1.29 and later record telemetry on Linux too: each process that starts it
+//! writes a device id and queues usage events in `~/.cache/Microsoft/DeveloperTools/.onnxruntime/`,
+//! uploaded to Microsoft when the network allows. Its API switch (`DisableTelemetryEvents`)
+//! takes effect only after the process event is logged; only `ORT_DISABLE_TELEMETRY=1`, set
+//! before it starts, stops all of it. verger sets it unless the user has set it.
 
 use crate::error::{FeaturesError, Result};
 use crate::io::search_starts;
@@ -14,6 +20,9 @@ use std::sync::OnceLock;
 pub const ORT_LIBRARY_ENV: &str = "ORT_DYLIB_PATH";
 /// The ONNX Runtime wheel verger is tested with.
 pub const ORT_WHEEL: &str = "onnxruntime==1.31.1";
+
+/// ONNX Runtime's own switch for its telemetry; verger sets it to `1` unless it is set.
+pub const ORT_TELEMETRY_ENV: &str = "ORT_DISABLE_TELEMETRY";
 
 static RUNTIME: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
 
@@ -27,8 +36,27 @@ pub fn onnx_runtime_library() -> std::result::Result<PathBuf, String> {
     find_library()
 }
 
+/// Turns ONNX Runtime's telemetry off for this process (`ORT_DISABLE_TELEMETRY=1`), unless
+/// the variable is already set, which is the user's choice. Returns whether it set it.
+///
+/// It writes the process environment, so call it before other threads start: verger's
+/// binary does so first thing. [`onnx_runtime`] calls it again before loading the library,
+/// for programs that embed verger.
+pub fn opt_out_of_onnx_telemetry() -> bool {
+    if std::env::var_os(ORT_TELEMETRY_ENV).is_some() {
+        return false;
+    }
+    // SAFETY: std serialises its own reads and writes of the environment; what remains is C
+    // code reading it at the same moment. The binary calls this before any other thread
+    // starts; an embedding program's first use of ONNX Runtime calls it before the library is
+    // loaded, when no C code of ours reads the environment.
+    unsafe { std::env::set_var(ORT_TELEMETRY_ENV, "1") };
+    true
+}
+
 fn start() -> std::result::Result<Environment, String> {
     let library = find_library()?;
+    opt_out_of_onnx_telemetry();
     let builder = ort::init_from(&library)
         .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}. Reinstall it with `pip install {ORT_WHEEL}` (scripts/setup.sh does), or point {ORT_LIBRARY_ENV} at a working libonnxruntime.so", library.display()))?;
     let environment = builder

@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 pub use verger_binaryfile::{BINARY_FILE_FORMAT, BinaryFileOptions, BinaryFileTable, BinaryFileTableFactory, ScanProgress};
 pub use verger_config::VergerConfig;
-pub use verger_features::{ImagePathRule, InferenceReadAheadRule, image_functions, load_model, resolve_model, set_inference_threads, wait_for_preloads};
+pub use verger_features::{ImagePathRule, InferenceReadAheadRule, image_functions, load_model, opt_out_of_onnx_telemetry, resolve_model, set_inference_threads, wait_for_preloads};
 pub use verger_ml::one_liner::FitTransformRule;
 pub use verger_parquet::{CommittedWriteRule, Manifest, SaveMode, read_manifest};
 pub use verger_ml::{PcaModel, ScalerModel, ml_aggregate_functions, ml_scalar_functions};
