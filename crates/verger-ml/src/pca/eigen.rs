@@ -66,16 +66,9 @@ mod tests {
     use super::*;
     use faer::Side;
 
-    /// A covariance-like matrix with a decaying spectrum.
+    /// A covariance-like matrix with a decaying spectrum: XᵀX of deterministic, irregular rows.
     fn covariance(n: usize, rows: usize) -> Mat<f64> {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
-        let x = Mat::<f64>::from_fn(rows, n, |_, j| next() / (1.0 + j as f64 / 8.0));
+        let x = Mat::<f64>::from_fn(rows, n, |i, j| ((i * 131 + j * 17) as f64 * 0.618).sin() / (1.0 + j as f64 / 8.0));
         x.transpose() * &x
     }
 
