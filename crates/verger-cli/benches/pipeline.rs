@@ -7,7 +7,8 @@
 //! For each N of `--images` it generates N Fruits-360-like photos (8 labels, cached under the
 //! work directory) and measures, in `--rounds` rounds of one run each, back to back:
 //! - the limit: raw ONNX Runtime running the default model on pre-decoded tensors, with
-//!   verger's inference threads (one per core, one intra-op thread each) and mini-batch size;
+//!   verger's inference threads (one per core, one intra-op thread each) and mini-batch size,
+//!   just before and just after the embedded run (the round's limit is their mean);
 //! - `sql/fruits_pipeline.sql` end to end with the `verger` binary, embedded, then on a local
 //!   cluster (a scheduler and 2 executors of one task slot each on 127.0.0.1), wall time of the
 //!   `verger sql` process from start to exit (model load and Parquet commit included);
@@ -15,8 +16,8 @@
 //!   (once, after the rounds).
 //!
 //! The speed of a shared machine drifts by 10 % within a minute, as much as the gaps measured
-//! here; each round runs the limit and the pipeline within seconds of each other, so a ratio
-//! is taken within a round. Each figure is its median over the rounds, and every round is
+//! here; each round measures the limit on both sides of the embedded run, so a ratio is
+//! taken within a round. Each figure is its median over the rounds, and every round is
 //! printed.
 //!
 //! Then the peak RSS of the embedded pipeline for each N of `--rss`, the `pca_fit` time on
@@ -246,9 +247,12 @@ fn raw_onnx_runtime(dir: &Path, images: usize) -> BenchResult<Limit> {
     Ok(Limit { images_per_second: images as f64 / started.elapsed().as_secs_f64(), decode_ms })
 }
 
-/// One round at N photos: the limit, then the pipeline embedded, then on a local cluster.
+/// One round at N photos: the limit, the pipeline embedded, the limit again, then the
+/// pipeline on a local cluster.
 struct Round {
+    /// The mean of the limit measured just before and just after the embedded run.
     limit: f64,
+    limits: (f64, f64),
     decode_ms: f64,
     embedded: Finished,
     cluster: Finished,
@@ -266,13 +270,17 @@ impl Round {
 }
 
 fn measure_round(root: &Path, dir: &Path, out: &Path, n: usize) -> BenchResult<Round> {
+    // The limit on both sides of the embedded run: the machine's drift during the run then
+    // moves both figures of the ratio alike.
     let raw = raw_onnx_runtime(dir, n)?;
     let embedded = verger_pipeline(root, dir, &out.join(format!("embedded-{n}")), None, n)?;
+    let after = raw_onnx_runtime(dir, n)?;
     let cluster = Cluster::start_with_slots(2, 1, &[]);
     let on_cluster = verger_pipeline(root, dir, &out.join(format!("cluster-{n}")), Some(&cluster.url()), n)?;
     let executor_rss = cluster.peak_rss().into_iter().filter(|(name, _)| name.starts_with("executor")).collect();
     drop(cluster);
-    Ok(Round { limit: raw.images_per_second, decode_ms: raw.decode_ms, embedded, cluster: on_cluster, executor_rss })
+    let limits = (raw.images_per_second, after.images_per_second);
+    Ok(Round { limit: (limits.0 + limits.1) / 2.0, limits, decode_ms: raw.decode_ms, embedded, cluster: on_cluster, executor_rss })
 }
 
 /// The median (the mean of the middle two for an even count); NaN for none.
@@ -417,8 +425,10 @@ async fn main() -> BenchResult<()> {
         for round in 1..=options.rounds {
             let measured = measure_round(&root, &dir, &out, n)?;
             println!(
-                "  round {round}: limit {:.1} img/s · embedded {:.1} img/s ({:.2} s, peak RSS {:.0} MiB) = {:.3} × limit · cluster {:.1} img/s ({:.2} s) = {:.2} × embedded",
+                "  round {round}: limit {:.1} img/s (before {:.1}, after {:.1}) · embedded {:.1} img/s ({:.2} s, peak RSS {:.0} MiB) = {:.3} × limit · cluster {:.1} img/s ({:.2} s) = {:.2} × embedded",
                 measured.limit,
+                measured.limits.0,
+                measured.limits.1,
                 measured.embedded_rate(n),
                 measured.embedded.seconds,
                 mib(measured.embedded.peak_rss),
