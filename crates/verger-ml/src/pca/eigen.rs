@@ -9,13 +9,14 @@
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self, ComputeEigenvectors, EvdError, tridiag};
-use faer::{Col, Conj, Mat, MatRef};
+use faer::{Col, Conj, Mat};
 
-/// Decomposes the symmetric matrix whose lower triangle is `lower`. `keep` gets every
-/// eigenvalue, largest first, and says how many eigenvectors to compute, k (at most n). The
-/// result is n × k: column j is the unit eigenvector of the j-th largest eigenvalue.
-pub fn top_eigenpairs(lower: MatRef<'_, f64>, keep: impl FnOnce(&[f64]) -> usize) -> Result<Mat<f64>, EvdError> {
-    let n = lower.nrows();
+/// Decomposes the symmetric matrix whose lower triangle is in `matrix`, which it consumes as
+/// the tridiagonalisation's workspace (the strict upper triangle is ignored). `keep` gets
+/// every eigenvalue, largest first, and says how many eigenvectors to compute, k (at most n).
+/// The result is n × k: column j is the unit eigenvector of the j-th largest eigenvalue.
+pub fn top_eigenpairs(mut matrix: Mat<f64>, keep: impl FnOnce(&[f64]) -> usize) -> Result<Mat<f64>, EvdError> {
+    let n = matrix.nrows();
     if n == 0 {
         keep(&[]);
         return Ok(Mat::zeros(0, 0));
@@ -25,14 +26,16 @@ pub fn top_eigenpairs(lower: MatRef<'_, f64>, keep: impl FnOnce(&[f64]) -> usize
     let mut workspace = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(n, ComputeEigenvectors::Yes, par, Default::default()));
     let stack = MemStack::new(&mut workspace);
 
-    let mut reduced = Mat::<f64>::zeros(n, n);
-    reduced.copy_from_triangular_lower(lower);
+    // As faer's own decomposition feeds it (a copy of the lower triangle): zeros above.
+    for j in 1..n {
+        matrix.col_mut(j).subrows_mut(0, j).fill(0.0);
+    }
     let block = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(n, n);
     let mut reflections = Mat::<f64>::zeros(block, n - 1);
-    tridiag::tridiag_in_place(reduced.as_mut(), reflections.as_mut(), par, stack, Default::default());
+    tridiag::tridiag_in_place(matrix.as_mut(), reflections.as_mut(), par, stack, Default::default());
 
-    let diagonal = Col::<f64>::from_fn(n, |i| reduced[(i, i)]);
-    let subdiagonal = Col::<f64>::from_fn(n, |i| if i + 1 < n { reduced[(i + 1, i)] } else { 0.0 });
+    let diagonal = Col::<f64>::from_fn(n, |i| matrix[(i, i)]);
+    let subdiagonal = Col::<f64>::from_fn(n, |i| if i + 1 < n { matrix[(i + 1, i)] } else { 0.0 });
     let mut ascending = Col::<f64>::zeros(n);
     let mut tridiagonal_vectors = Mat::<f64>::zeros(n, n);
     evd::tridiagonal_self_adjoint_evd(
@@ -50,7 +53,7 @@ pub fn top_eigenpairs(lower: MatRef<'_, f64>, keep: impl FnOnce(&[f64]) -> usize
     let mut vectors = Mat::<f64>::from_fn(n, k, |i, j| tridiagonal_vectors[(i, n - 1 - j)]);
     if n > 1 {
         faer::linalg::householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
-            reduced.as_ref().submatrix(1, 0, n - 1, n - 1),
+            matrix.as_ref().submatrix(1, 0, n - 1, n - 1),
             reflections.as_ref(),
             Conj::No,
             vectors.as_mut().subrows_mut(1, n - 1),
@@ -80,7 +83,7 @@ mod tests {
             let matrix = covariance(n, n + 50);
             let full = matrix.self_adjoint_eigen(Side::Lower)?;
             let mut values = Vec::new();
-            let vectors = top_eigenpairs(matrix.as_ref(), |all| {
+            let vectors = top_eigenpairs(matrix.clone(), |all| {
                 values = all.to_vec();
                 k
             })?;

@@ -104,7 +104,7 @@ pub(super) fn decompose(function: &'static str, count: u64, mean: Vec<f64>, como
     let covariance = faer::Mat::from_fn(d, d, |i, j| if i >= j { comoment(i, j) * scale } else { 0.0 });
     // Rounding can leave tiny negatives on a positive semi-definite matrix: no variance.
     let mut explained = Vec::new();
-    let vectors = top_eigenpairs(covariance.as_ref(), |values| {
+    let vectors = top_eigenpairs(covariance, |values| {
         let variances: Vec<f64> = values.iter().map(|v| v.max(0.0)).collect();
         let total: f64 = variances.iter().sum();
         explained = variances.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect();
