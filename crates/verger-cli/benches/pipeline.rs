@@ -250,8 +250,7 @@ fn raw_onnx_runtime(dir: &Path, images: usize) -> BenchResult<Limit> {
 /// One round at N photos: the limit, the pipeline embedded, the limit again, then the
 /// pipeline on a local cluster.
 struct Round {
-    /// The mean of the limit measured just before and just after the embedded run.
-    limit: f64,
+    /// The limit measured just before and just after the embedded run.
     limits: (f64, f64),
     decode_ms: f64,
     embedded: Finished,
@@ -260,6 +259,11 @@ struct Round {
 }
 
 impl Round {
+    /// The round's limit: the mean of the two measured around the embedded run.
+    fn limit(&self) -> f64 {
+        (self.limits.0 + self.limits.1) / 2.0
+    }
+
     fn embedded_rate(&self, n: usize) -> f64 {
         n as f64 / self.embedded.seconds
     }
@@ -280,7 +284,7 @@ fn measure_round(root: &Path, dir: &Path, out: &Path, n: usize) -> BenchResult<R
     let executor_rss = cluster.peak_rss().into_iter().filter(|(name, _)| name.starts_with("executor")).collect();
     drop(cluster);
     let limits = (raw.images_per_second, after.images_per_second);
-    Ok(Round { limit: (limits.0 + limits.1) / 2.0, limits, decode_ms: raw.decode_ms, embedded, cluster: on_cluster, executor_rss })
+    Ok(Round { limits, decode_ms: raw.decode_ms, embedded, cluster: on_cluster, executor_rss })
 }
 
 /// The median (the mean of the middle two for an even count); NaN for none.
@@ -426,26 +430,26 @@ async fn main() -> BenchResult<()> {
             let measured = measure_round(&root, &dir, &out, n)?;
             println!(
                 "  round {round}: limit {:.1} img/s (before {:.1}, after {:.1}) · embedded {:.1} img/s ({:.2} s, peak RSS {:.0} MiB) = {:.3} × limit · cluster {:.1} img/s ({:.2} s) = {:.2} × embedded",
-                measured.limit,
+                measured.limit(),
                 measured.limits.0,
                 measured.limits.1,
                 measured.embedded_rate(n),
                 measured.embedded.seconds,
                 mib(measured.embedded.peak_rss),
-                measured.embedded_rate(n) / measured.limit,
+                measured.embedded_rate(n) / measured.limit(),
                 measured.cluster_rate(n),
                 measured.cluster.seconds,
                 measured.cluster_rate(n) / measured.embedded_rate(n)
             );
             rounds.push(measured);
         }
-        let limit = median(rounds.iter().map(|r| r.limit));
+        let limit = median(rounds.iter().map(|r| r.limit()));
         let decode_ms = median(rounds.iter().map(|r| r.decode_ms));
         let embedded_rate = median(rounds.iter().map(|r| r.embedded_rate(n)));
         let embedded_seconds = median(rounds.iter().map(|r| r.embedded.seconds));
         let cluster_rate = median(rounds.iter().map(|r| r.cluster_rate(n)));
         let cluster_seconds = median(rounds.iter().map(|r| r.cluster.seconds));
-        let embedded_vs_limit = median(rounds.iter().map(|r| r.embedded_rate(n) / r.limit));
+        let embedded_vs_limit = median(rounds.iter().map(|r| r.embedded_rate(n) / r.limit()));
         let cluster_vs_embedded = median(rounds.iter().map(|r| r.cluster_rate(n) / r.embedded_rate(n)));
         let embedded_peak = rounds.iter().map(|r| r.embedded.peak_rss).max().unwrap_or(0);
         let of_rounds = if rounds.len() > 1 { format!("median of {} rounds", rounds.len()) } else { "one round".to_owned() };

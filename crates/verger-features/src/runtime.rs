@@ -37,21 +37,20 @@ pub fn onnx_runtime_library() -> std::result::Result<PathBuf, String> {
 }
 
 /// Turns ONNX Runtime's telemetry off for this process (`ORT_DISABLE_TELEMETRY=1`), unless
-/// the variable is already set, which is the user's choice. Returns whether it set it.
+/// the variable is already set, which is the user's choice.
 ///
 /// It writes the process environment, so call it before other threads start: verger's
 /// binary does so first thing. [`onnx_runtime`] calls it again before loading the library,
 /// for programs that embed verger.
-pub fn opt_out_of_onnx_telemetry() -> bool {
+pub fn opt_out_of_onnx_telemetry() {
     if std::env::var_os(ORT_TELEMETRY_ENV).is_some() {
-        return false;
+        return;
     }
     // SAFETY: std serialises its own reads and writes of the environment; what remains is C
     // code reading it at the same moment. The binary calls this before any other thread
     // starts; an embedding program's first use of ONNX Runtime calls it before the library is
     // loaded, when no C code of ours reads the environment.
     unsafe { std::env::set_var(ORT_TELEMETRY_ENV, "1") };
-    true
 }
 
 fn start() -> std::result::Result<Environment, String> {
