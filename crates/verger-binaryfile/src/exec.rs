@@ -17,14 +17,20 @@ use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricB
 use datafusion::physical_plan::stream::{RecordBatchReceiverStream, RecordBatchStreamAdapter};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::fmt;
 use std::sync::Arc;
 use verger_config::{OnError, VergerConfig};
-use verger_storage::{StorageLocation, object_store_for};
+use verger_storage::{Scheme, StorageLocation, object_store_for};
 
 /// Files read at once per partition: enough to hide S3 latency, few enough to bound memory.
 const CONCURRENT_READS: usize = 8;
+/// Local files read by one blocking task, at most, and their listed bytes, at most.
+const LOCAL_READS_PER_TASK: usize = 32;
+const MAX_LOCAL_TASK_BYTES: usize = 16 * 1024 * 1024;
+/// Blocking read tasks under way at once per partition.
+const LOCAL_TASKS_AHEAD: usize = 2;
 /// A batch closes at this many content bytes even below the session's batch size, so that a
 /// batch of large images stays a bounded amount of memory.
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
@@ -102,30 +108,67 @@ pub(crate) struct FileRow {
     pub content: Option<Bytes>,
 }
 
-/// Reads a file's row. A file over the max length fails the query, as in Spark, unless
+/// A file's listed length against the max length, before it is read: `Ok` to read it, else
+/// its outcome. A file over the limit fails the query, as in Spark, unless
 /// `verger.images.on_error = 'null'`: then its row is kept with a NULL content.
+fn check_listed_length(location: &StorageLocation, file: ListedFile, max_length: u64, on_error: OnError) -> std::result::Result<ListedFile, Result<FileRow>> {
+    if file.size <= max_length {
+        return Ok(file);
+    }
+    let error = BinaryFileError::FileTooLong { path: location.spark_path(&object_path(&file)), length: file.size, max_length };
+    if on_error == OnError::Null {
+        log::warn!("{error} Its content is NULL (verger.images.on_error = 'null').");
+        return Err(Ok(FileRow { file, content: None }));
+    }
+    Err(Err(error.into()))
+}
+
+/// The row of a file read: the limit holds for what was read, as the file may have grown
+/// since it was listed.
+fn read_row(location: &StorageLocation, mut file: ListedFile, content: Bytes, max_length: u64) -> Result<FileRow> {
+    if content.len() as u64 > max_length {
+        return Err(BinaryFileError::FileTooLong { path: location.spark_path(&object_path(&file)), length: content.len() as u64, max_length }.into());
+    }
+    file.size = content.len() as u64;
+    Ok(FileRow { file, content: Some(content) })
+}
+
+/// Reads a file's row through its object store.
 async fn read_file(store: Arc<dyn ObjectStore>, location: StorageLocation, file: ListedFile, read_content: bool, max_length: u64, on_error: OnError) -> Result<FileRow> {
     if !read_content {
         return Ok(FileRow { file, content: None });
     }
+    let file = match check_listed_length(&location, file, max_length, on_error) {
+        Ok(file) => file,
+        Err(outcome) => return outcome,
+    };
     let path = object_path(&file);
-    if file.size > max_length {
-        let error = BinaryFileError::FileTooLong { path: location.spark_path(&path), length: file.size, max_length };
-        if on_error == OnError::Null {
-            log::warn!("{error} Its content is NULL (verger.images.on_error = 'null').");
-            return Ok(FileRow { file, content: None });
-        }
-        return Err(error.into());
-    }
     let read_error = |source| BinaryFileError::Read { path: location.spark_path(&path), source };
     let content = store.get(&path).await.map_err(read_error)?.bytes().await.map_err(read_error)?;
-    // The file may have grown since it was listed: the limit holds for what is read.
-    if content.len() as u64 > max_length {
-        return Err(BinaryFileError::FileTooLong { path: location.spark_path(&path), length: content.len() as u64, max_length }.into());
-    }
-    let mut file = file;
-    file.size = content.len() as u64;
-    Ok(FileRow { file, content: Some(content) })
+    read_row(&location, file, content, max_length)
+}
+
+/// Reads the rows of local files, in order, on the calling (blocking) thread. Errors name the
+/// file as object_store's local store does.
+fn read_local_files(location: &StorageLocation, files: Vec<ListedFile>, max_length: u64, on_error: OnError) -> Vec<Result<FileRow>> {
+    let local = LocalFileSystem::new();
+    let read = |file: ListedFile| -> Result<FileRow> {
+        let file = match check_listed_length(location, file, max_length, on_error) {
+            Ok(file) => file,
+            Err(outcome) => return outcome,
+        };
+        let path = object_path(&file);
+        let read_error = |source| BinaryFileError::Read { path: location.spark_path(&path), source };
+        let on_disk = local.path_to_filesystem(&path).map_err(read_error)?;
+        let content = std::fs::read(&on_disk).map_err(|source| {
+            read_error(match source.kind() {
+                std::io::ErrorKind::NotFound => object_store::Error::NotFound { path: on_disk.display().to_string(), source: Box::new(source) },
+                _ => object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(source) },
+            })
+        })?;
+        read_row(location, file, Bytes::from(content), max_length)
+    };
+    files.into_iter().map(read).collect()
 }
 
 /// Builds the rows of files into batches of the binaryFile schema, projected.
@@ -231,12 +274,34 @@ impl ExecutionPlan for BinaryFileScanExec {
         )?);
 
         let location = self.location.clone();
-        let rows = files
-            .map(move |file| {
-                let (store, location) = (Arc::clone(&store), location.clone());
-                async move { read_file(store, location, file?, read_content, max_length, on_error).await }
-            })
-            .buffered(CONCURRENT_READS);
+        let rows = if read_content && matches!(location.scheme(), Scheme::Local) {
+            // object_store's local store hands each open and each read of a file to tokio's
+            // blocking threads; on cores busy with inference, those two wake-ups per photo
+            // preempted it. Here one blocking task reads a whole group of files.
+            files
+                .try_chunks_by_budget(LOCAL_READS_PER_TASK, MAX_LOCAL_TASK_BYTES)
+                .map(move |group| {
+                    let location = location.clone();
+                    async move {
+                        let group = group?;
+                        tokio::task::spawn_blocking(move || read_local_files(&location, group, max_length, on_error))
+                            .await
+                            .map_err(|e| DataFusionError::Execution(format!("a file read task failed: {e}")))
+                    }
+                })
+                .buffered(LOCAL_TASKS_AHEAD)
+                .map_ok(futures::stream::iter)
+                .try_flatten()
+                .boxed()
+        } else {
+            files
+                .map(move |file| {
+                    let (store, location) = (Arc::clone(&store), location.clone());
+                    async move { read_file(store, location, file?, read_content, max_length, on_error).await }
+                })
+                .buffered(CONCURRENT_READS)
+                .boxed()
+        };
         // Group rows into batches closed by row count or by content bytes, whichever first.
         let batches = rows
             .try_chunks_by_budget(batch_size, MAX_BATCH_BYTES)
@@ -272,27 +337,44 @@ impl ExecutionPlan for BinaryFileScanExec {
     }
 }
 
-/// Chunks a stream of rows by count and by content bytes.
-trait ChunkByBudget: futures::Stream<Item = Result<FileRow>> + Sized + Send + 'static {
-    fn try_chunks_by_budget(self, max_rows: usize, max_bytes: usize) -> futures::stream::BoxStream<'static, Result<Vec<FileRow>>> {
-        futures::stream::unfold((Box::pin(self), false), move |(mut rows, finished)| async move {
+/// The bytes an item stands for when chunking by budget.
+trait Weighed {
+    fn bytes(&self) -> usize;
+}
+
+impl Weighed for FileRow {
+    fn bytes(&self) -> usize {
+        self.content.as_ref().map_or(0, Bytes::len)
+    }
+}
+
+impl Weighed for ListedFile {
+    fn bytes(&self) -> usize {
+        usize::try_from(self.size).unwrap_or(usize::MAX)
+    }
+}
+
+/// Chunks a stream of items (rows, files) by count and by bytes.
+trait ChunkByBudget<T: Weighed + Send + 'static>: futures::Stream<Item = Result<T>> + Sized + Send + 'static {
+    fn try_chunks_by_budget(self, max_items: usize, max_bytes: usize) -> futures::stream::BoxStream<'static, Result<Vec<T>>> {
+        futures::stream::unfold((Box::pin(self), false), move |(mut items, finished)| async move {
             if finished {
                 return None;
             }
             let mut chunk = Vec::new();
             let mut bytes = 0usize;
             loop {
-                match rows.next().await {
-                    Some(Ok(row)) => {
-                        bytes += row.content.as_ref().map_or(0, Bytes::len);
-                        chunk.push(row);
-                        if chunk.len() >= max_rows || bytes >= max_bytes {
-                            return Some((Ok(chunk), (rows, false)));
+                match items.next().await {
+                    Some(Ok(item)) => {
+                        bytes = bytes.saturating_add(item.bytes());
+                        chunk.push(item);
+                        if chunk.len() >= max_items || bytes >= max_bytes {
+                            return Some((Ok(chunk), (items, false)));
                         }
                     }
-                    Some(Err(error)) => return Some((Err(error), (rows, true))),
+                    Some(Err(error)) => return Some((Err(error), (items, true))),
                     None if chunk.is_empty() => return None,
-                    None => return Some((Ok(chunk), (rows, true))),
+                    None => return Some((Ok(chunk), (items, true))),
                 }
             }
         })
@@ -300,4 +382,4 @@ trait ChunkByBudget: futures::Stream<Item = Result<FileRow>> + Sized + Send + 's
     }
 }
 
-impl<S: futures::Stream<Item = Result<FileRow>> + Sized + Send + 'static> ChunkByBudget for S {}
+impl<T: Weighed + Send + 'static, S: futures::Stream<Item = Result<T>> + Sized + Send + 'static> ChunkByBudget<T> for S {}
