@@ -77,11 +77,11 @@ impl Moments {
         }
     }
 
-    /// The co-moment matrix; only its lower triangle is meaningful. `None` for a
-    /// diagonal-only state or before any row.
-    pub fn full(&self) -> Option<MatRef<'_, f64>> {
+    /// The co-moment matrix; only its lower triangle is meaningful (see [`lower_column`]).
+    /// `None` for a diagonal-only state or before any row.
+    pub fn full(&self) -> Option<&Mat<f64>> {
         match &self.comoment {
-            Some(Comoment::Full(m)) => Some(m.as_ref()),
+            Some(Comoment::Full(m)) => Some(m),
             _ => None,
         }
     }
@@ -195,11 +195,8 @@ impl Moments {
                 }
             }
             (Some(Comoment::Full(a)), Some(Comoment::Full(b))) => {
-                let dimension = a.nrows();
-                for j in 0..dimension {
-                    for i in j..dimension {
-                        a[(i, j)] += b[(i, j)];
-                    }
+                for j in 0..a.ncols() {
+                    lower_column_mut(a, j).iter_mut().zip(lower_column(&b, j)).for_each(|(a, b)| *a += b);
                 }
                 rank_one_lower(a, &delta, weight);
             }
@@ -237,7 +234,7 @@ impl Moments {
                 let d = m.nrows();
                 let mut packed = Vec::with_capacity(d * (d + 1) / 2);
                 for j in 0..d {
-                    packed.extend((j..d).map(|i| m[(i, j)]));
+                    packed.extend_from_slice(lower_column(m, j));
                 }
                 packed
             }
@@ -267,11 +264,11 @@ impl Moments {
                 Second::Diagonal if packed.len() == d => Comoment::Diagonal(packed.to_vec()),
                 Second::Full if packed.len() == d * (d + 1) / 2 => {
                     let mut m = Mat::<f64>::zeros(d, d);
-                    let mut next = packed.iter();
+                    let mut rest: &[f64] = packed;
                     for j in 0..d {
-                        for i in j..d {
-                            m[(i, j)] = next.next().copied().unwrap_or(0.0);
-                        }
+                        let (column, after) = rest.split_at(d - j);
+                        lower_column_mut(&mut m, j).copy_from_slice(column);
+                        rest = after;
                     }
                     Comoment::Full(m)
                 }
@@ -339,6 +336,16 @@ impl<F: FitFinish> Accumulator for FitAccumulator<F> {
     fn size(&self) -> usize {
         self.moments.size()
     }
+}
+
+/// Column `j` of the lower triangle of `m` (rows `j..`): an owned faer matrix stores its
+/// columns contiguously, so the triangle is copied and added a slice at a time.
+pub(crate) fn lower_column(m: &Mat<f64>, j: usize) -> &[f64] {
+    &m.col_as_slice(j)[j..]
+}
+
+pub(crate) fn lower_column_mut(m: &mut Mat<f64>, j: usize) -> &mut [f64] {
+    &mut m.col_as_slice_mut(j)[j..]
 }
 
 /// `product += centredᵀ·centred`, lower triangle only.

@@ -30,7 +30,7 @@ use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricB
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::{StreamExt, TryStreamExt};
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt};
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use std::fmt;
@@ -428,10 +428,46 @@ async fn complete_parts(store: &Arc<dyn ObjectStore>, base: &Path, shown: &str) 
     Ok(parts.into_iter().map(|(i, _, path)| (i, path)).collect())
 }
 
+/// Bytes read per blocking task from a local part. object_store's own local stream reads 8 KiB
+/// per task: ~640 thread hand-offs for the 5 MB part of 1,000 photos' features, which made
+/// reading them back take ~0.1 s on two cores.
+const LOCAL_CHUNK_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The bytes of `range` of a local file, in chunks of [`LOCAL_CHUNK_BYTES`].
+fn local_chunks(file: std::fs::File, range: std::ops::Range<u64>) -> futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>> {
+    let read_error = |source: std::io::Error| object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(source) };
+    futures::stream::try_unfold((file, range.start, range.end), move |(mut file, at, end)| async move {
+        if at >= end {
+            return Ok(None);
+        }
+        let want = (end - at).min(LOCAL_CHUNK_BYTES);
+        let (file, chunk) = tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, Vec<u8>)> {
+            use std::io::{Read, Seek, SeekFrom};
+            file.seek(SeekFrom::Start(at))?;
+            let mut chunk = Vec::with_capacity(usize::try_from(want).unwrap_or(usize::MAX));
+            (&mut file).take(want).read_to_end(&mut chunk)?;
+            Ok((file, chunk))
+        })
+        .await
+        .map_err(|e| read_error(std::io::Error::other(e)))?
+        .map_err(read_error)?;
+        if chunk.is_empty() {
+            return Err(read_error(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("the file ended at byte {at} of {end}"))));
+        }
+        let next = at + chunk.len() as u64;
+        Ok(Some((bytes::Bytes::from(chunk), (file, next, end))))
+    })
+    .boxed()
+}
+
 /// The batches of one part.
 fn read_part(store: Arc<dyn ObjectStore>, path: Path, schema: SchemaRef) -> impl futures::Stream<Item = Result<RecordBatch>> + Send {
     let open = async move {
-        let bytes = store.get(&path).await.map_err(|e| materialize_error(format!("cannot read {path}: {e}")))?.into_stream();
+        let found = store.get(&path).await.map_err(|e| materialize_error(format!("cannot read {path}: {e}")))?;
+        let bytes = match found.payload {
+            GetResultPayload::File(file, _) => local_chunks(file, found.range),
+            GetResultPayload::Stream(stream) => stream,
+        };
         let state = (bytes, StreamDecoder::new(), Buffer::from(Vec::<u8>::new()), schema);
         Ok::<_, DataFusionError>(futures::stream::try_unfold(state, |(mut bytes, mut decoder, mut pending, schema)| async move {
             loop {

@@ -4,7 +4,7 @@ use super::PcaModel;
 use crate::args::{DOC_SECTION, literal};
 use crate::error::fit_error;
 use crate::model::FittedModel;
-use crate::moments::{FitAccumulator, FitFinish, Moments, Second};
+use crate::moments::{FitAccumulator, FitFinish, Moments, Second, lower_column, lower_column_mut};
 use crate::vectors::{coerce_vector_arg, fixed_length};
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{Result, ScalarValue, plan_err};
@@ -57,7 +57,7 @@ pub fn fit_components(function: &'static str, moments: &mut Moments, k: Componen
     let Some(comoment) = moments.full() else {
         return Err(fit_error(function, "the vectors are empty"));
     };
-    decompose(function, count, moments.mean().to_vec(), |i, j| comoment[(i, j)], k)
+    decompose(function, count, moments.mean().to_vec(), comoment, None, k)
 }
 
 /// The `k` of a PCA fit (its second argument), checked against the vectors' length when
@@ -95,13 +95,31 @@ pub(super) fn check_fit(function: &'static str, moments: &mut Moments, k: Compon
     Ok(count)
 }
 
+/// The covariance of the rows scaled by `factors` (the rows themselves for `None`), lower
+/// triangle: `factors[i]·factors[j]·M[i, j] / (n − 1)` from the co-moment `M`, a column at a time.
+fn covariance(comoment: &faer::Mat<f64>, factors: Option<&[f64]>, count: u64) -> faer::Mat<f64> {
+    let d = comoment.nrows();
+    let scale = 1.0 / (count - 1) as f64;
+    let mut covariance = faer::Mat::<f64>::zeros(d, d);
+    for j in 0..d {
+        let (target, source) = (lower_column_mut(&mut covariance, j), lower_column(comoment, j));
+        match factors {
+            None => target.iter_mut().zip(source).for_each(|(c, m)| *c = m * scale),
+            Some(factors) => {
+                let fj = factors[j];
+                target.iter_mut().zip(source).zip(&factors[j..]).for_each(|((c, m), fi)| *c = fi * fj * m * scale);
+            }
+        }
+    }
+    covariance
+}
+
 /// The PCA of `count` rows whose mean is `mean` and whose co-moment matrix (lower
-/// triangle, `i ≥ j`) is `comoment`.
-pub(super) fn decompose(function: &'static str, count: u64, mean: Vec<f64>, comoment: impl Fn(usize, usize) -> f64, k: Components) -> Result<PcaModel> {
+/// triangle, `i ≥ j`) is `comoment`, each feature `i` scaled by `factors[i]` if given.
+pub(super) fn decompose(function: &'static str, count: u64, mean: Vec<f64>, comoment: &faer::Mat<f64>, factors: Option<&[f64]>, k: Components) -> Result<PcaModel> {
     let d = mean.len();
     let started = std::time::Instant::now();
-    let scale = 1.0 / (count - 1) as f64;
-    let covariance = faer::Mat::from_fn(d, d, |i, j| if i >= j { comoment(i, j) * scale } else { 0.0 });
+    let covariance = covariance(comoment, factors, count);
     // Rounding can leave tiny negatives on a positive semi-definite matrix: no variance.
     let mut explained = Vec::new();
     let vectors = top_eigenpairs(covariance, |values| {

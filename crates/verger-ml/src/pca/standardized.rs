@@ -115,7 +115,7 @@ impl FitFinish for StandardizedComponents {
         let Some(comoment) = moments.full() else {
             return Err(crate::error::fit_error(function, "the vectors are empty"));
         };
-        decompose(function, count, mean, |i, j| factors[i] * factors[j] * comoment[(i, j)], self.k)?.to_scalar()
+        decompose(function, count, mean, comoment, Some(&factors), self.k)?.to_scalar()
     }
 }
 
