@@ -444,7 +444,7 @@ fn local_chunks(file: std::fs::File, range: std::ops::Range<u64>) -> futures::st
         let (file, chunk) = tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, Vec<u8>)> {
             use std::io::{Read, Seek, SeekFrom};
             file.seek(SeekFrom::Start(at))?;
-            let mut chunk = Vec::with_capacity(usize::try_from(want).unwrap_or(usize::MAX));
+            let mut chunk = Vec::with_capacity(usize::try_from(want).unwrap_or_default());
             (&mut file).take(want).read_to_end(&mut chunk)?;
             Ok((file, chunk))
         })
