@@ -172,22 +172,17 @@ impl Moments {
     }
 
     /// Chan et al.'s pairwise merge of `other` into `self`.
-    fn combine(&mut self, mut other: Moments) {
+    fn combine(&mut self, other: Moments) {
         if other.count == 0 {
             return;
         }
         if self.count == 0 {
             self.count = other.count;
-            self.mean = std::mem::take(&mut other.mean);
-            self.comoment = other.comoment.take();
+            self.mean = other.mean;
+            self.comoment = other.comoment;
             return;
         }
-        let (na, nb) = (self.count as f64, other.count as f64);
-        let n = na + nb;
-        let delta: Vec<f64> = other.mean.iter().zip(&self.mean).map(|(b, a)| b - a).collect();
-        let weight = na * nb / n;
-        self.mean.iter_mut().zip(&delta).for_each(|(m, d)| *m += d * nb / n);
-        self.count += other.count;
+        let (delta, weight) = self.shift_mean(other.count, &other.mean);
         match (&mut self.comoment, other.comoment) {
             (Some(Comoment::Diagonal(a)), Some(Comoment::Diagonal(b))) => {
                 for ((a, b), d) in a.iter_mut().zip(b).zip(&delta) {
@@ -204,13 +199,54 @@ impl Moments {
         }
     }
 
+    /// Moves the count and mean to those of `self` merged with `count` rows of mean `mean`;
+    /// returns `δ = mean − meanₐ` and the weight `nₐn_b/n` of the co-moment's correction.
+    fn shift_mean(&mut self, count: u64, mean: &[f64]) -> (Vec<f64>, f64) {
+        let (na, nb) = (self.count as f64, count as f64);
+        let n = na + nb;
+        let delta: Vec<f64> = mean.iter().zip(&self.mean).map(|(b, a)| b - a).collect();
+        self.mean.iter_mut().zip(&delta).for_each(|(m, d)| *m += d * nb / n);
+        self.count += count;
+        (delta, na * nb / n)
+    }
+
     /// Merges another partial state (from [`Moments::state`]) in.
     pub fn merge(&mut self, other: Moments) -> Result<()> {
-        if other.count > 0 {
-            self.set_dimension(other.mean.len())?;
+        if other.count == 0 {
+            return Ok(());
         }
+        // Nothing folded in yet: adopt `other` as it is, rather than allocate a zero
+        // co-moment (13 MB at d = 1280) only to replace it.
+        if self.comoment.is_none() {
+            self.combine(other);
+            return Ok(());
+        }
+        self.set_dimension(other.mean.len())?;
         self.flush();
         self.combine(other);
+        Ok(())
+    }
+
+    /// Merges a full partial state given as its packed lower triangle (column by column)
+    /// straight into the co-moment, without unpacking it into a matrix first.
+    fn merge_packed(&mut self, count: u64, mean: Vec<f64>, packed: &[f64]) -> Result<()> {
+        let d = mean.len();
+        if self.comoment.is_none() || self.count == 0 && self.block_rows == 0 {
+            let comoment = Comoment::Full(unpack_lower(packed, d));
+            return self.merge(Moments { function: self.function, second: self.second, count, mean, comoment: Some(comoment), block: Vec::new(), block_rows: 0 });
+        }
+        self.set_dimension(d)?;
+        self.flush();
+        let (delta, weight) = self.shift_mean(count, &mean);
+        if let Some(Comoment::Full(comoment)) = &mut self.comoment {
+            let mut rest = packed;
+            for j in 0..d {
+                let (column, after) = rest.split_at(d - j);
+                lower_column_mut(comoment, j).iter_mut().zip(column).for_each(|(a, b)| *a += b);
+                rest = after;
+            }
+            rank_one_lower(comoment, &delta, weight);
+        }
         Ok(())
     }
 
@@ -260,22 +296,14 @@ impl Moments {
             let packed = comoments.value(row);
             let packed = packed.as_primitive::<Float64Type>().values();
             let d = mean.len();
-            let comoment = match self.second {
-                Second::Diagonal if packed.len() == d => Comoment::Diagonal(packed.to_vec()),
-                Second::Full if packed.len() == d * (d + 1) / 2 => {
-                    let mut m = Mat::<f64>::zeros(d, d);
-                    let mut rest: &[f64] = packed;
-                    for j in 0..d {
-                        let (column, after) = rest.split_at(d - j);
-                        lower_column_mut(&mut m, j).copy_from_slice(column);
-                        rest = after;
-                    }
-                    Comoment::Full(m)
+            match self.second {
+                Second::Diagonal if packed.len() == d => {
+                    let comoment = Some(Comoment::Diagonal(packed.to_vec()));
+                    self.merge(Moments { function: self.function, second: self.second, count, mean, comoment, block: Vec::new(), block_rows: 0 })?;
                 }
+                Second::Full if packed.len() == d * (d + 1) / 2 => self.merge_packed(count, mean, packed)?,
                 _ => return Err(fit_error(self.function, format!("a partial state has {} co-moments for {d} features", packed.len()))),
-            };
-            let other = Moments { function: self.function, second: self.second, count, mean, comoment: Some(comoment), block: Vec::new(), block_rows: 0 };
-            self.merge(other)?;
+            }
         }
         Ok(())
     }
@@ -340,6 +368,18 @@ impl<F: FitFinish> Accumulator for FitAccumulator<F> {
 
 /// Column `j` of the lower triangle of `m` (rows `j..`): an owned faer matrix stores its
 /// columns contiguously, so the triangle is copied and added a slice at a time.
+/// The d × d matrix whose lower triangle is `packed` (column by column), zeros above.
+fn unpack_lower(packed: &[f64], d: usize) -> Mat<f64> {
+    let mut m = Mat::<f64>::zeros(d, d);
+    let mut rest = packed;
+    for j in 0..d {
+        let (column, after) = rest.split_at(d - j);
+        lower_column_mut(&mut m, j).copy_from_slice(column);
+        rest = after;
+    }
+    m
+}
+
 pub(crate) fn lower_column(m: &Mat<f64>, j: usize) -> &[f64] {
     &m.col_as_slice(j)[j..]
 }
@@ -430,16 +470,30 @@ mod tests {
         for state in parts.iter().rev() {
             merged.merge_states(state)?;
         }
-        assert_eq!(merged.count(), 700);
-        for (ours, theirs) in merged.mean().iter().zip(&mean) {
-            assert!((ours - theirs).abs() < 1e-9 * theirs.abs());
+        // Rows of its own still in the block when the other partitions' states arrive.
+        let mut mixed = Moments::new("test", Second::Full);
+        mixed.update(&VectorColumn::try_new("test", &column(&rows[..10]))?)?;
+        for state in &parts[1..] {
+            mixed.merge_states(state)?;
         }
-        let full = merged.full().ok_or_else(|| fit_error("test", "no matrix"))?;
-        for i in 0..5 {
-            for j in 0..=i {
-                assert!((full[(i, j)] - m[i][j]).abs() < 1e-9 * m[i][i].abs().max(1.0), "{i},{j}: {} vs {}", full[(i, j)], m[i][j]);
+        for merged in [&merged, &mixed] {
+            assert_eq!(merged.count(), 700);
+            for (ours, theirs) in merged.mean().iter().zip(&mean) {
+                assert!((ours - theirs).abs() < 1e-9 * theirs.abs());
+            }
+            let full = merged.full().ok_or_else(|| fit_error("test", "no matrix"))?;
+            for i in 0..5 {
+                for j in 0..=i {
+                    assert!((full[(i, j)] - m[i][j]).abs() < 1e-9 * m[i][i].abs().max(1.0), "{i},{j}: {} vs {}", full[(i, j)], m[i][j]);
+                }
             }
         }
+        // A state of another dimension is refused, not added.
+        let mut other = Moments::new("test", Second::Full);
+        other.update(&VectorColumn::try_new("test", &column(&[vec![1.0, 2.0], vec![3.0, 5.0]]))?)?;
+        let other: Vec<ArrayRef> = other.state().iter().map(|s| s.to_array()).collect::<Result<_>>()?;
+        let refused = mixed.merge_states(&other).map_err(|e| e.to_string());
+        assert!(refused.as_ref().is_err_and(|e| e.contains("same length")), "{refused:?}");
         Ok(())
     }
 }
