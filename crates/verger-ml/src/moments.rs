@@ -231,19 +231,17 @@ impl Moments {
     /// straight into the co-moment, without unpacking it into a matrix first.
     fn merge_packed(&mut self, count: u64, mean: Vec<f64>, packed: &[f64]) -> Result<()> {
         let d = mean.len();
-        if self.comoment.is_none() || self.count == 0 && self.block_rows == 0 {
-            let comoment = Comoment::Full(unpack_lower(packed, d));
-            return self.merge(Moments { function: self.function, second: self.second, count, mean, comoment: Some(comoment), block: Vec::new(), block_rows: 0 });
+        // Nothing folded in yet: the state becomes the co-moment (see `merge`).
+        if self.count == 0 && self.block_rows == 0 {
+            let comoment = Some(Comoment::Full(unpack_lower(packed, d)));
+            return self.merge(Moments { function: self.function, second: self.second, count, mean, comoment, block: Vec::new(), block_rows: 0 });
         }
         self.set_dimension(d)?;
         self.flush();
         let (delta, weight) = self.shift_mean(count, &mean);
         if let Some(Comoment::Full(comoment)) = &mut self.comoment {
-            let mut rest = packed;
-            for j in 0..d {
-                let (column, after) = rest.split_at(d - j);
+            for (j, column) in packed_columns(packed, d).enumerate() {
                 lower_column_mut(comoment, j).iter_mut().zip(column).for_each(|(a, b)| *a += b);
-                rest = after;
             }
             rank_one_lower(comoment, &delta, weight);
         }
@@ -366,20 +364,27 @@ impl<F: FitFinish> Accumulator for FitAccumulator<F> {
     }
 }
 
-/// Column `j` of the lower triangle of `m` (rows `j..`): an owned faer matrix stores its
-/// columns contiguously, so the triangle is copied and added a slice at a time.
+/// The columns of a packed lower triangle of order `d` (as [`Moments::state`] writes it):
+/// column `j` holds rows `j..d`. The caller has checked its length, d(d + 1)/2.
+fn packed_columns(packed: &[f64], d: usize) -> impl Iterator<Item = &[f64]> {
+    (0..d).scan(packed, move |rest, j| {
+        let (column, after) = rest.split_at((d - j).min(rest.len()));
+        *rest = after;
+        Some(column)
+    })
+}
+
 /// The d × d matrix whose lower triangle is `packed` (column by column), zeros above.
 fn unpack_lower(packed: &[f64], d: usize) -> Mat<f64> {
     let mut m = Mat::<f64>::zeros(d, d);
-    let mut rest = packed;
-    for j in 0..d {
-        let (column, after) = rest.split_at(d - j);
+    for (j, column) in packed_columns(packed, d).enumerate() {
         lower_column_mut(&mut m, j).copy_from_slice(column);
-        rest = after;
     }
     m
 }
 
+/// Column `j` of the lower triangle of `m` (rows `j..`): an owned faer matrix stores its
+/// columns contiguously, so the triangle is copied and added a slice at a time.
 pub(crate) fn lower_column(m: &Mat<f64>, j: usize) -> &[f64] {
     &m.col_as_slice(j)[j..]
 }
