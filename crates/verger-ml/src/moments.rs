@@ -232,19 +232,20 @@ impl Moments {
     fn merge_packed(&mut self, count: u64, mean: Vec<f64>, packed: &[f64]) -> Result<()> {
         let d = mean.len();
         // Nothing folded in yet: the state becomes the co-moment (see `merge`).
-        if self.count == 0 && self.block_rows == 0 {
+        if self.comoment.is_none() {
             let comoment = Some(Comoment::Full(unpack_lower(packed, d)));
             return self.merge(Moments { function: self.function, second: self.second, count, mean, comoment, block: Vec::new(), block_rows: 0 });
         }
         self.set_dimension(d)?;
         self.flush();
         let (delta, weight) = self.shift_mean(count, &mean);
-        if let Some(Comoment::Full(comoment)) = &mut self.comoment {
-            for (j, column) in packed_columns(packed, d).enumerate() {
-                lower_column_mut(comoment, j).iter_mut().zip(column).for_each(|(a, b)| *a += b);
-            }
-            rank_one_lower(comoment, &delta, weight);
+        let Some(Comoment::Full(comoment)) = &mut self.comoment else {
+            return Err(fit_error(self.function, "a full partial state cannot merge into a diagonal one"));
+        };
+        for (j, column) in packed_columns(packed, d).enumerate() {
+            lower_column_mut(comoment, j).iter_mut().zip(column).for_each(|(a, b)| *a += b);
         }
+        rank_one_lower(comoment, &delta, weight);
         Ok(())
     }
 
