@@ -43,10 +43,7 @@ fn runs_files_of_several_statements_with_variables() {
     let input = format!("input={}", fixtures.path("fruits").display());
     let out = verger(&["sql", "--format", "csv", "--var", &input, "-f", &script.path().display().to_string()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        "label,n\nApple Braeburn,2\nBanana,1\n\"Café #1 %20 [x],+\",1\nextra_level,1\nfruits,1\n"
-    );
+    assert_eq!(text(&out.stdout), "label,n\nApple Braeburn,2\nBanana,1\n\"Café #1 %20 [x],+\",1\nextra_level,1\nfruits,1\n");
     assert!(text(&out.stderr).contains("5 rows in"), "{}", text(&out.stderr));
 }
 

@@ -103,7 +103,8 @@ async fn planning_a_query_loads_its_model_before_the_query_runs() {
     ctx.sql(&format!("SET verger.model.preload_probe.uri = '{}/'", model.display())).await.unwrap_or_else(|e| panic!("{e}"));
     ctx.sql(&create(images.path())).await.unwrap_or_else(|e| panic!("{e}"));
     let options = ctx.state().config_options().clone();
-    let spec = verger::resolve_model("preload_probe", &verger::VergerConfig::from_options(&options), &options).unwrap_or_else(|e| panic!("{e}"));
+    let spec =
+        verger::resolve_model("preload_probe", &verger::VergerConfig::from_options(&options), &options).unwrap_or_else(|e| panic!("{e}"));
     assert!(!verger_features::is_model_loaded(&spec), "loaded before any query named it");
 
     let query = "SELECT path, image_features(content, 'preload_probe') FROM images";
@@ -138,7 +139,11 @@ async fn bad_images_fail_naming_the_file_or_become_null() {
     ctx.sql(&create(dir.path())).await.unwrap_or_else(|e| panic!("{e}"));
 
     // Headers alone: the bomb reports its claimed size without being decoded.
-    let infos = collect(&ctx, "SELECT element_at(split(path, '/'), -1) AS name, image_info(content)['width'] AS width FROM images WHERE path LIKE '%bomb%'").await;
+    let infos = collect(
+        &ctx,
+        "SELECT element_at(split(path, '/'), -1) AS name, image_info(content)['width'] AS width FROM images WHERE path LIKE '%bomb%'",
+    )
+    .await;
     assert_eq!(infos[0].column(1).as_primitive::<datafusion::arrow::datatypes::Int32Type>().value(0), 50000);
 
     let query = "SELECT path, image_features(content) AS f FROM images";
@@ -153,10 +158,7 @@ async fn bad_images_fail_naming_the_file_or_become_null() {
             "CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION '{}' OPTIONS ('pathGlobFilter' '{{good.jpg,{name}}}')",
             dir.path().display()
         );
-        single
-            .sql(&table)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        single.sql(&table).await.unwrap_or_else(|e| panic!("{e}"));
         let error = match single.sql(query).await {
             Ok(frame) => frame.collect().await.err().map(|e| e.to_string()).unwrap_or_default(),
             Err(e) => e.to_string(),
@@ -167,24 +169,30 @@ async fn bad_images_fail_naming_the_file_or_become_null() {
     }
 
     ctx.sql("SET verger.images.on_error = 'null'").await.unwrap_or_else(|e| panic!("{e}"));
-    let batches = collect(&ctx, "SELECT element_at(split(path, '/'), -1) AS name, image_features(content) IS NULL AS missing FROM images ORDER BY name").await;
+    let batches = collect(
+        &ctx,
+        "SELECT element_at(split(path, '/'), -1) AS name, image_features(content) IS NULL AS missing FROM images ORDER BY name",
+    )
+    .await;
     let mut outcome = Vec::new();
     for batch in &batches {
         for row in 0..batch.num_rows() {
             outcome.push((batch.column(0).as_string::<i32>().value(row).to_owned(), batch.column(1).as_boolean().value(row)));
         }
     }
-    let expected: Vec<(String, bool)> = [("bomb.jpg", true), ("good.jpg", false), ("text.jpg", true), ("truncated.jpg", true), ("zero pixels.jpg", true)]
-        .iter()
-        .map(|(n, m)| (n.to_string(), *m))
-        .collect();
+    let expected: Vec<(String, bool)> =
+        [("bomb.jpg", true), ("good.jpg", false), ("text.jpg", true), ("truncated.jpg", true), ("zero pixels.jpg", true)]
+            .iter()
+            .map(|(n, m)| (n.to_string(), *m))
+            .collect();
     assert_eq!(outcome, expected);
 }
 
 #[test]
 fn a_missing_onnx_runtime_is_explained_not_a_panic() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.path().join("a.jpg"), verger_imagegen::render_jpeg(0, 0, 1).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join("a.jpg"), verger_imagegen::render_jpeg(0, 0, 1).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
     let sql = format!("{}; SELECT image_features(content) FROM images", create(dir.path()));
     let output = std::process::Command::new(VERGER)
         .args(["sql", "-c", &sql])
@@ -210,7 +218,8 @@ fn onnx_runtime_records_no_telemetry() {
     for path in [&images, &home] {
         std::fs::create_dir(path).unwrap_or_else(|e| panic!("{e}"));
     }
-    std::fs::write(images.join("a.jpg"), verger_imagegen::render_jpeg(0, 0, 1).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(images.join("a.jpg"), verger_imagegen::render_jpeg(0, 0, 1).unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("{e}"));
     let sql = format!("{}; SELECT count(image_features(content)) AS n FROM images", create(&images));
     let mut command = std::process::Command::new(VERGER);
     command.args(["sql", "-q", "--format", "csv", "-c", &sql]).env("HOME", &home);

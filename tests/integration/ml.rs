@@ -122,7 +122,9 @@ async fn the_one_liner_computes_features_once_and_matches_on_the_cluster() {
         })
         .collect();
     assert_eq!(physical.matches("image_features(").count(), 1, "{physical}");
-    for step in ["MaterializeWriteExec", "MaterializeReadExec", "mode=Partial", "mode=Final", "HashJoinExec: mode=CollectLeft", "pca_transform("] {
+    for step in
+        ["MaterializeWriteExec", "MaterializeReadExec", "mode=Partial", "mode=Final", "HashJoinExec: mode=CollectLeft", "pca_transform("]
+    {
         assert!(physical.contains(step), "no {step} in\n{physical}");
     }
     assert!(!physical.contains("WindowAggExec") && !physical.contains("BoundedWindowAggExec"), "{physical}");

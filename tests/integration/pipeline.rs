@@ -8,8 +8,8 @@ use crate::support::moto::{FaultProxy, Moto};
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Float64Type;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -126,7 +126,8 @@ async fn the_pipeline_runs_embedded_and_on_the_cluster_against_s3() {
     assert!(remote.status.success(), "cluster: {}\n{}", text(&remote.stderr), cluster.all_logs());
 
     let ctx = session(Some(&moto));
-    let (a, b) = (read_output(&ctx, &format!("s3://{BUCKET}/out-embedded/")).await, read_output(&ctx, &format!("s3://{BUCKET}/out-cluster/")).await);
+    let (a, b) =
+        (read_output(&ctx, &format!("s3://{BUCKET}/out-embedded/")).await, read_output(&ctx, &format!("s3://{BUCKET}/out-cluster/")).await);
     assert_eq!(a.len(), 24);
     assert!(a.iter().all(|r| r.0.ends_with(".jpg") && r.0.split('/').rev().nth(1) == Some(r.1.as_str())), "labels from folders");
     assert_same(&a, &b, 1e-9, "embedded vs cluster");
@@ -144,7 +145,8 @@ async fn the_pipeline_runs_embedded_and_on_the_cluster_against_s3() {
         assert!(!printed.contains(secret), "a credential shows in the job's output or logs");
     }
 
-    let report = Command::new(VERGER).args(["report", &format!("s3://{BUCKET}/out-cluster/")]).envs(env.iter().map(|(k, v)| (*k, v))).output();
+    let report =
+        Command::new(VERGER).args(["report", &format!("s3://{BUCKET}/out-cluster/")]).envs(env.iter().map(|(k, v)| (*k, v))).output();
     let report = report.unwrap_or_else(|e| panic!("{e}"));
     assert!(report.status.success(), "{}", text(&report.stderr));
     assert!(text(&report.stdout).contains("rows        24"), "{}", text(&report.stdout));
@@ -174,7 +176,8 @@ async fn s3_slowdowns_and_dropped_connections_are_retried_without_loss_or_duplic
     assert!(slowdowns >= 3 && drops >= 3, "faults injected: {requests} requests, {slowdowns} SlowDown, {drops} dropped");
 
     let ctx = session(Some(&moto));
-    let (a, b) = (read_output(&ctx, &format!("s3://{BUCKET}/out-clean/")).await, read_output(&ctx, &format!("s3://{BUCKET}/out-faulty/")).await);
+    let (a, b) =
+        (read_output(&ctx, &format!("s3://{BUCKET}/out-clean/")).await, read_output(&ctx, &format!("s3://{BUCKET}/out-faulty/")).await);
     assert_eq!(a.len(), 18);
     assert_same(&a, &b, 1e-12, "clean vs faulty S3");
 }
@@ -199,7 +202,11 @@ async fn an_executor_killed_mid_job_leaves_a_complete_output_or_none() {
         if let Some(name) = ["executor-0", "executor-1"].into_iter().find(|name| in_flight(&cluster.log(name))) {
             break name;
         }
-        assert!(job.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none(), "the job ended before a task was seen running:\n{}", cluster.all_logs());
+        assert!(
+            job.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none(),
+            "the job ended before a task was seen running:\n{}",
+            cluster.all_logs()
+        );
         assert!(Instant::now() < deadline, "no task ran within 2 minutes:\n{}", cluster.all_logs());
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -209,7 +216,11 @@ async fn an_executor_killed_mid_job_leaves_a_complete_output_or_none() {
         if let Some(_status) = job.try_wait().unwrap_or_else(|e| panic!("{e}")) {
             break job.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
         }
-        assert!(started.elapsed() < Duration::from_secs(300), "the job neither finished nor failed within 5 minutes:\n{}", cluster.all_logs());
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the job neither finished nor failed within 5 minutes:\n{}",
+            cluster.all_logs()
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let committed = std::path::Path::new(&killed_dir).join("_SUCCESS").exists();
@@ -224,7 +235,9 @@ async fn an_executor_killed_mid_job_leaves_a_complete_output_or_none() {
         let error = text(&output.stderr);
         assert!(!committed, "a failed job must not commit:\n{error}");
         assert!(error.contains("Error"), "a clear error: {error}");
-        let visible: Vec<_> = std::fs::read_dir(&killed_dir).map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('_')).collect()).unwrap_or_default();
+        let visible: Vec<_> = std::fs::read_dir(&killed_dir)
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| !n.starts_with('_')).collect())
+            .unwrap_or_default();
         assert!(visible.is_empty(), "no partial output: {visible:?}");
         println!("{victim} killed mid-task: the job failed cleanly {:?} after the kill: {error}", started.elapsed());
     }

@@ -38,7 +38,8 @@ async fn error_of(ctx: &SessionContext, sql: &str) -> String {
 }
 
 const CREATE: &str = "CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION 's3://fruits-eu/fruits/' OPTIONS ('pathGlobFilter' '*.jpg', 'recursiveFileLookup' 'true')";
-const SUMMARY: &str = "SELECT element_at(split(path, '/'), -2) AS label, count(*) AS images, sum(length) AS bytes FROM images GROUP BY 1 ORDER BY 1";
+const SUMMARY: &str =
+    "SELECT element_at(split(path, '/'), -2) AS label, count(*) AS images, sum(length) AS bytes FROM images GROUP BY 1 ORDER BY 1";
 const PATHS: &str = "SELECT path, length, sha256(content) AS digest FROM images ORDER BY path";
 
 #[tokio::test(flavor = "multi_thread")]

@@ -92,10 +92,7 @@ async fn the_dataframe_call_reads_what_sql_reads() {
     let fixtures = Fixtures::build();
     let ctx = images(&fixtures).await;
     let options = BinaryFileOptions::default().with_path_glob_filter("*.jpg").with_recursive_file_lookup(true);
-    let frame = ctx
-        .read_binary_files(&fixtures.path("fruits").display().to_string(), options)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let frame = ctx.read_binary_files(&fixtures.path("fruits").display().to_string(), options).await.unwrap_or_else(|e| panic!("{e}"));
     let from_frame = frame.sort_by(vec![datafusion::prelude::col("path")]).unwrap_or_else(|e| panic!("{e}"));
     let from_frame = datafusion::arrow::util::pretty::pretty_format_batches(&from_frame.collect().await.unwrap_or_else(|e| panic!("{e}")))
         .map(|t| t.to_string())
@@ -122,10 +119,7 @@ async fn a_relative_location_is_made_absolute() {
     let batches = ctx.sql("SELECT path FROM rel ORDER BY path").await.unwrap_or_else(|e| panic!("{e}"));
     let batches = batches.collect().await.unwrap_or_else(|e| panic!("{e}"));
     let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).map(|t| t.to_string()).unwrap_or_default();
-    assert!(
-        text.contains(&format!("file:{}/0_100.jpg", fixtures.path("fruits/Banana").display())),
-        "{text}"
-    );
+    assert!(text.contains(&format!("file:{}/0_100.jpg", fixtures.path("fruits/Banana").display())), "{text}");
 }
 
 #[tokio::test]
@@ -144,7 +138,10 @@ async fn local_files_read_in_groups_keep_each_row_its_own_content() {
     }
     expected.sort();
     let ctx = verger::session_context().unwrap_or_else(|e| panic!("{e}"));
-    let sql = format!("CREATE EXTERNAL TABLE photos STORED AS BINARYFILE LOCATION '{}' OPTIONS ('recursiveFileLookup' 'true')", dir.path().display());
+    let sql = format!(
+        "CREATE EXTERNAL TABLE photos STORED AS BINARYFILE LOCATION '{}' OPTIONS ('recursiveFileLookup' 'true')",
+        dir.path().display()
+    );
     ctx.sql(&sql).await.unwrap_or_else(|e| panic!("{e}"));
     let frame = ctx.sql("SELECT path, content FROM photos ORDER BY path").await.unwrap_or_else(|e| panic!("{e}"));
     let batches = frame.collect().await.unwrap_or_else(|e| panic!("{e}"));

@@ -97,9 +97,10 @@ impl Cluster {
             if self.log(name).contains(needle) {
                 return;
             }
-            let exited = self.processes.iter_mut().find_map(|(process, child)| {
-                child.try_wait().ok().flatten().map(|status| format!("{process} exited ({status})"))
-            });
+            let exited = self
+                .processes
+                .iter_mut()
+                .find_map(|(process, child)| child.try_wait().ok().flatten().map(|status| format!("{process} exited ({status})")));
             if let Some(exited) = exited {
                 panic!("{exited} while starting:\n{}", self.all_logs());
             }
@@ -110,10 +111,7 @@ impl Cluster {
 
     /// Peak resident memory (VmHWM) of each running process so far, in bytes.
     pub fn peak_rss(&self) -> Vec<(String, u64)> {
-        self.processes
-            .iter()
-            .filter_map(|(name, child)| Some((name.clone(), resident_high_water(child.id())?)))
-            .collect()
+        self.processes.iter().filter_map(|(name, child)| Some((name.clone(), resident_high_water(child.id())?))).collect()
     }
 
     /// Kills one process now (to simulate a crash).

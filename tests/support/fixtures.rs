@@ -70,6 +70,5 @@ fn write(path: &Path, content: &[u8], mtime: u64) {
     }
     std::fs::write(path, content).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let file = std::fs::File::options().write(true).open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }

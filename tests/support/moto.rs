@@ -20,15 +20,10 @@ pub struct Moto {
 }
 
 fn moto_server() -> PathBuf {
-    let venv = std::env::var_os("VERGER_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    let venv =
+        std::env::var_os("VERGER_VENV").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
     let path = venv.join("bin/moto_server");
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/test.sh (it installs moto with scripts/setup.sh)",
-        path.display()
-    );
+    assert!(path.is_file(), "{} is missing: run scripts/test.sh (it installs moto with scripts/setup.sh)", path.display());
     path
 }
 
@@ -54,9 +49,7 @@ impl Moto {
     /// Creates `bucket` with an unsigned PUT, as moto accepts.
     pub fn create_bucket(&self, bucket: &str) {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap_or_else(|e| panic!("moto: {e}"));
-        let body = format!(
-            "<CreateBucketConfiguration><LocationConstraint>{REGION}</LocationConstraint></CreateBucketConfiguration>"
-        );
+        let body = format!("<CreateBucketConfiguration><LocationConstraint>{REGION}</LocationConstraint></CreateBucketConfiguration>");
         let request = format!(
             "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.port,

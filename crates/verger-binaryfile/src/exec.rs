@@ -1,11 +1,13 @@
+use crate::BinaryFileError;
 use crate::file_list::{file_list_schema, from_batch};
 use crate::listing::{ListedFile, object_path};
 use crate::partition::{PartitionColumn, partition_value};
 use crate::progress::ScanProgress;
 use crate::schema::{CONTENT_INDEX, binary_file_schema};
-use crate::BinaryFileError;
 use bytes::Bytes;
-use datafusion::arrow::array::{ArrayRef, BinaryArray, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, BinaryArray, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray,
+};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -111,7 +113,12 @@ pub(crate) struct FileRow {
 /// A file's listed length against the max length, before it is read: `Ok` to read it, else
 /// its outcome. A file over the limit fails the query, as in Spark, unless
 /// `verger.images.on_error = 'null'`: then its row is kept with a NULL content.
-fn check_listed_length(location: &StorageLocation, file: ListedFile, max_length: u64, on_error: OnError) -> std::result::Result<ListedFile, Result<FileRow>> {
+fn check_listed_length(
+    location: &StorageLocation,
+    file: ListedFile,
+    max_length: u64,
+    on_error: OnError,
+) -> std::result::Result<ListedFile, Result<FileRow>> {
     if file.size <= max_length {
         return Ok(file);
     }
@@ -127,14 +134,26 @@ fn check_listed_length(location: &StorageLocation, file: ListedFile, max_length:
 /// since it was listed.
 fn read_row(location: &StorageLocation, mut file: ListedFile, content: Bytes, max_length: u64) -> Result<FileRow> {
     if content.len() as u64 > max_length {
-        return Err(BinaryFileError::FileTooLong { path: location.spark_path(&object_path(&file)), length: content.len() as u64, max_length }.into());
+        return Err(BinaryFileError::FileTooLong {
+            path: location.spark_path(&object_path(&file)),
+            length: content.len() as u64,
+            max_length,
+        }
+        .into());
     }
     file.size = content.len() as u64;
     Ok(FileRow { file, content: Some(content) })
 }
 
 /// Reads a file's row through its object store.
-async fn read_file(store: Arc<dyn ObjectStore>, location: StorageLocation, file: ListedFile, read_content: bool, max_length: u64, on_error: OnError) -> Result<FileRow> {
+async fn read_file(
+    store: Arc<dyn ObjectStore>,
+    location: StorageLocation,
+    file: ListedFile,
+    read_content: bool,
+    max_length: u64,
+    on_error: OnError,
+) -> Result<FileRow> {
     if !read_content {
         return Ok(FileRow { file, content: None });
     }
@@ -162,7 +181,9 @@ fn read_local_files(location: &StorageLocation, files: Vec<ListedFile>, max_leng
         let on_disk = local.path_to_filesystem(&path).map_err(read_error)?;
         let content = std::fs::read(&on_disk).map_err(|source| {
             read_error(match source.kind() {
-                std::io::ErrorKind::NotFound => object_store::Error::NotFound { path: on_disk.display().to_string(), source: Box::new(source) },
+                std::io::ErrorKind::NotFound => {
+                    object_store::Error::NotFound { path: on_disk.display().to_string(), source: Box::new(source) }
+                }
                 _ => object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(source) },
             })
         })?;
@@ -181,7 +202,12 @@ pub(crate) struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub(crate) fn new(location: StorageLocation, partition_columns: Vec<PartitionColumn>, projection: Vec<usize>, time_zone: Option<String>) -> Result<Self> {
+    pub(crate) fn new(
+        location: StorageLocation,
+        partition_columns: Vec<PartitionColumn>,
+        projection: Vec<usize>,
+        time_zone: Option<String>,
+    ) -> Result<Self> {
         let schema = Arc::new(binary_file_schema(&partition_columns).project(&projection)?);
         Ok(Self { location, partition_columns, projection, schema, time_zone })
     }
@@ -191,7 +217,9 @@ impl BatchBuilder {
         for &index in &self.projection {
             let column: ArrayRef = match index {
                 0 => Arc::new(StringArray::from_iter_values(rows.iter().map(|r| self.location.spark_path(&object_path(&r.file))))),
-                1 => Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.file.modified_micros)).with_timezone("UTC")),
+                1 => {
+                    Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.file.modified_micros)).with_timezone("UTC"))
+                }
                 2 => Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.file.size as i64))),
                 CONTENT_INDEX => Arc::new(BinaryArray::from_iter(rows.iter().map(|r| r.content.as_deref()))),
                 partition => {
@@ -303,18 +331,16 @@ impl ExecutionPlan for BinaryFileScanExec {
                 .boxed()
         };
         // Group rows into batches closed by row count or by content bytes, whichever first.
-        let batches = rows
-            .try_chunks_by_budget(batch_size, MAX_BATCH_BYTES)
-            .map(move |chunk| {
-                let rows = chunk?;
-                let bytes: u64 = rows.iter().map(|r| r.content.as_ref().map_or(0, |c| c.len() as u64)).sum();
-                files_read.add(rows.len());
-                bytes_read.add(bytes as usize);
-                if let Some(progress) = &progress {
-                    progress.add(rows.len() as u64, bytes);
-                }
-                builder.build(&rows)
-            });
+        let batches = rows.try_chunks_by_budget(batch_size, MAX_BATCH_BYTES).map(move |chunk| {
+            let rows = chunk?;
+            let bytes: u64 = rows.iter().map(|r| r.content.as_ref().map_or(0, |c| c.len() as u64)).sum();
+            files_read.add(rows.len());
+            bytes_read.add(bytes as usize);
+            if let Some(progress) = &progress {
+                progress.add(rows.len() as u64, bytes);
+            }
+            builder.build(&rows)
+        });
         if !read_content {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.projected_schema), batches)));
         }

@@ -29,7 +29,10 @@ impl TableProviderFactory for BinaryFileTableFactory {
             return plan_err!("PARTITIONED BY is not supported for BINARYFILE tables: key=value directories are discovered");
         }
         let [location] = cmd.locations.as_slice() else {
-            return plan_err!("a BINARYFILE table reads one LOCATION, got {}: create one table per location and UNION ALL them", cmd.locations.len());
+            return plan_err!(
+                "a BINARYFILE table reads one LOCATION, got {}: create one table per location and UNION ALL them",
+                cmd.locations.len()
+            );
         };
         let options = BinaryFileOptions::from_map(&cmd.options)?;
         Ok(Arc::new(BinaryFileTable::try_new(state, location, options).await?))

@@ -94,9 +94,7 @@ pub async fn list_files(
         }
         // Spark keeps file times at millisecond precision.
         let modified_micros = meta.last_modified.timestamp_millis() * 1000;
-        if modified_after.is_some_and(|after| modified_micros <= after)
-            || modified_before.is_some_and(|before| modified_micros >= before)
-        {
+        if modified_after.is_some_and(|after| modified_micros <= after) || modified_before.is_some_and(|before| modified_micros >= before) {
             continue;
         }
         candidates.push(Candidate {
@@ -161,8 +159,7 @@ fn discover_partitions(location: &StorageLocation, candidates: Vec<Candidate>) -
         let joined = dirs.iter().fold(root, |path, part| path.clone().join(part.as_str()));
         location.spark_path(&joined)
     };
-    let bases: BTreeSet<String> =
-        parsed.iter().map(|(dirs, leaf)| display(&dirs[..leaf.base_len]).to_lowercase()).collect();
+    let bases: BTreeSet<String> = parsed.iter().map(|(dirs, leaf)| display(&dirs[..leaf.base_len]).to_lowercase()).collect();
     if bases.len() > 1 {
         return Err(BinaryFileError::ConflictingDirectoryStructures(bases.into_iter().collect()));
     }

@@ -95,14 +95,11 @@ impl BinaryFileOptions {
 /// `modifiedBefore` / `modifiedAfter`.
 fn parse_timestamp(option: &'static str, text: &str, time_zone: Option<&str>) -> Result<i64, BinaryFileError> {
     let invalid = |reason: String| BinaryFileError::InvalidOption { option, value: text.to_owned(), reason };
-    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
-        .map_err(|e| invalid(format!("expected YYYY-MM-DDTHH:mm:ss ({e})")))?;
+    let naive =
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").map_err(|e| invalid(format!("expected YYYY-MM-DDTHH:mm:ss ({e})")))?;
     let zone = time_zone.unwrap_or("UTC");
     let tz: Tz = zone.parse().map_err(|e| invalid(format!("session time zone '{zone}': {e}")))?;
-    let local = tz
-        .from_local_datetime(&naive)
-        .earliest()
-        .ok_or_else(|| invalid(format!("does not exist in time zone {zone}")))?;
+    let local = tz.from_local_datetime(&naive).earliest().ok_or_else(|| invalid(format!("does not exist in time zone {zone}")))?;
     Ok(local.timestamp_micros())
 }
 

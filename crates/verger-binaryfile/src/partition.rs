@@ -99,9 +99,8 @@ fn is_java_double(text: &str) -> bool {
     if matches!(text, "NaN" | "Infinity" | "+Infinity" | "-Infinity") {
         return true;
     }
-    let plausible = !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c))
-        && text.chars().any(|c| c.is_ascii_digit());
+    let plausible =
+        !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) && text.chars().any(|c| c.is_ascii_digit());
     plausible && text.parse::<f64>().is_ok()
 }
 
@@ -143,11 +142,8 @@ pub fn partition_value(raw: &str, data_type: PartitionType, time_zone: Option<&s
         return ScalarValue::try_from(&arrow_type).map_err(|e| BinaryFileError::Codec(e.to_string()));
     }
     let unescaped = unescape_path_name(raw);
-    let mismatch = || BinaryFileError::InvalidOption {
-        option: "partition value",
-        value: raw.to_owned(),
-        reason: format!("not a {data_type:?}"),
-    };
+    let mismatch =
+        || BinaryFileError::InvalidOption { option: "partition value", value: raw.to_owned(), reason: format!("not a {data_type:?}") };
     Ok(match data_type {
         PartitionType::Null | PartitionType::String => ScalarValue::Utf8(Some(unescaped)),
         PartitionType::Int => ScalarValue::Int32(Some(raw.parse().map_err(|_| mismatch())?)),
@@ -167,9 +163,7 @@ pub fn partition_value(raw: &str, data_type: PartitionType, time_zone: Option<&s
             let naive = TIMESTAMP_FORMATS
                 .iter()
                 .find_map(|f| NaiveDateTime::parse_from_str(&unescaped, f).ok())
-                .or_else(|| {
-                    NaiveDate::parse_from_str(&unescaped, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
-                })
+                .or_else(|| NaiveDate::parse_from_str(&unescaped, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
                 .ok_or_else(mismatch)?;
             let tz: Tz = time_zone.unwrap_or("UTC").parse().map_err(|_| mismatch())?;
             let instant = tz.from_local_datetime(&naive).earliest().ok_or_else(mismatch)?;

@@ -1,9 +1,9 @@
+use crate::BinaryFileOptions;
 use crate::exec::{BatchBuilder, BinaryFileScanExec, FileRow};
 use crate::file_list::file_list_exec;
 use crate::listing::{ListedFile, list_files};
 use crate::partition::PartitionColumn;
 use crate::schema::{CONTENT, binary_file_schema};
-use crate::BinaryFileOptions;
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -150,10 +150,7 @@ impl TableProvider for BinaryFileTable {
         let time_zone = state.config_options().execution.time_zone.clone();
         let listing = list_files(store.as_ref(), &self.location, &self.options, time_zone.as_deref()).await?;
         if listing.partition_columns.iter().map(|c| &c.name).ne(self.partition_columns.iter().map(|c| &c.name)) {
-            return plan_err!(
-                "the partition directories of {} changed since the table was created; create the table again",
-                self.location
-            );
+            return plan_err!("the partition directories of {} changed since the table was created; create the table again", self.location);
         }
         let mut files = self.prune(state, listing.files, filters)?;
         if let Some(limit) = limit {

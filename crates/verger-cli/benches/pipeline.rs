@@ -88,7 +88,13 @@ fn parse_options(root: &Path) -> BenchResult<Options> {
             "--rss" => options.rss = parse_list(args.next(), "--rss")?,
             "--pca-rows" => options.pca_rows = parse_list(args.next(), "--pca-rows")?.first().copied().unwrap_or(0),
             "--first-row-images" => options.first_row_images = parse_list(args.next(), "--first-row-images")?.first().copied().unwrap_or(0),
-            "--rounds" => options.rounds = parse_list(args.next(), "--rounds")?.first().copied().filter(|r| *r > 0).ok_or("--rounds needs a count of at least 1")?,
+            "--rounds" => {
+                options.rounds = parse_list(args.next(), "--rounds")?
+                    .first()
+                    .copied()
+                    .filter(|r| *r > 0)
+                    .ok_or("--rounds needs a count of at least 1")?
+            }
             "--no-pyspark" => options.pyspark = false,
             "--work" => options.work = PathBuf::from(args.next().ok_or("--work needs a directory")?),
             // Passed by `cargo bench` to every bench binary.
@@ -382,7 +388,9 @@ fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let memory = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())))
+        .and_then(|t| {
+            t.lines().find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()))
+        })
         .map(|kib| format!("{:.0} GiB", gib(kib * 1024)))
         .unwrap_or_else(|| "? GiB".into());
     let os = std::fs::read_to_string("/etc/os-release")
@@ -406,7 +414,13 @@ fn print_targets(targets: &[Target]) {
     let measured_width = targets.iter().map(|t| t.measured.chars().count()).max().unwrap_or(10);
     println!("\n{:<width$}  {:<measured_width$}  {:<17}  met", "target", "measured", "wanted");
     for t in targets {
-        let met = if t.target.starts_with('(') { "-" } else if t.met { "yes" } else { "NO" };
+        let met = if t.target.starts_with('(') {
+            "-"
+        } else if t.met {
+            "yes"
+        } else {
+            "NO"
+        };
         println!("{:<width$}  {:<measured_width$}  {:<17}  {met}", t.what, t.measured, t.target);
     }
 }
@@ -418,7 +432,12 @@ async fn main() -> BenchResult<()> {
     std::fs::create_dir_all(&options.work)?;
     let out = options.work.join("out");
     println!("verger pipeline benchmark — {}", machine());
-    println!("model {} (EfficientNet-Lite0, 224×224, 1280 features), {} inference threads, mini-batch {}", verger_config::DEFAULT_MODEL, verger_features::inference_threads(), verger_config::DEFAULT_INFERENCE_BATCH);
+    println!(
+        "model {} (EfficientNet-Lite0, 224×224, 1280 features), {} inference threads, mini-batch {}",
+        verger_config::DEFAULT_MODEL,
+        verger_features::inference_threads(),
+        verger_config::DEFAULT_INFERENCE_BATCH
+    );
     let mut targets = Vec::new();
     let mut embedded_rss = Vec::new();
 
@@ -524,7 +543,8 @@ async fn main() -> BenchResult<()> {
             };
             println!("  N = {n:>7}: peak RSS {:>6.0} MiB   ({rate:.1} images/s)", mib(rss));
         }
-        let mut sizes: Vec<&(usize, u64, f64)> = embedded_rss.iter().filter(|(n, _, _)| options.rss.iter().any(|w| LABELS * per_label(*w) == *n)).collect();
+        let mut sizes: Vec<&(usize, u64, f64)> =
+            embedded_rss.iter().filter(|(n, _, _)| options.rss.iter().any(|w| LABELS * per_label(*w) == *n)).collect();
         sizes.sort_by_key(|(n, _, _)| *n);
         let peak = sizes.iter().map(|(_, rss, _)| *rss).max().unwrap_or(0);
         let least = sizes.iter().map(|(_, rss, _)| *rss).min().unwrap_or(0);
@@ -571,7 +591,12 @@ async fn main() -> BenchResult<()> {
             "\n`verger sql` features query on {n} photos: first row after {first:.2} s, all {rows} rows after {total:.2} s (process start to exit; median of {FIRST_ROW_RUNS} runs: {} s)",
             all.join(", ")
         );
-        targets.push(Target { what: format!("first row, {n} photos"), measured: format!("{first:.2} s"), target: "≤ 1.5 s".into(), met: first <= 1.5 });
+        targets.push(Target {
+            what: format!("first row, {n} photos"),
+            measured: format!("{first:.2} s"),
+            target: "≤ 1.5 s".into(),
+            met: first <= 1.5,
+        });
     }
 
     print_targets(&targets);

@@ -7,14 +7,7 @@ pub fn init(default_level: &str) {
     let _ = env_logger::Builder::from_env(env)
         .format(|buf, record| {
             let line = format!("{}", record.args());
-            writeln!(
-                buf,
-                "[{} {} {}] {}",
-                buf.timestamp_millis(),
-                record.level(),
-                record.target(),
-                verger_storage::redact_log_line(&line)
-            )
+            writeln!(buf, "[{} {} {}] {}", buf.timestamp_millis(), record.level(), record.target(), verger_storage::redact_log_line(&line))
         })
         .try_init();
 }

@@ -183,8 +183,8 @@ async fn gen_images(out: &str, labels: usize, per_label: usize, seed: u64) -> da
     let external = |e: verger_imagegen::GenerateError| DataFusionError::External(Box::new(e));
     let location = verger_storage::StorageLocation::parse(out)?;
     if matches!(location.scheme(), verger_storage::Scheme::Local) {
-        let generated = verger_imagegen::generate(&PathBuf::from(format!("/{}", location.object_path())), labels, per_label, seed)
-            .map_err(external)?;
+        let generated =
+            verger_imagegen::generate(&PathBuf::from(format!("/{}", location.object_path())), labels, per_label, seed).map_err(external)?;
         return Ok((generated.files, generated.bytes));
     }
     if labels == 0 {

@@ -85,23 +85,16 @@ pub async fn run(args: SqlArgs) -> Result<ExitCode> {
             state.config_mut().options_mut().set(key, value)?;
         }
     }
-    let variables = args
-        .variables
-        .iter()
-        .map(|v| split_pair(v, "--var").map(|(k, v)| (k.to_owned(), v.to_owned())))
-        .collect::<Result<Vec<_>>>()?;
-    let options = RunOptions {
-        format: args.format,
-        quiet: args.quiet,
-        progress: args.cluster.is_none().then_some(progress),
-    };
+    let variables =
+        args.variables.iter().map(|v| split_pair(v, "--var").map(|(k, v)| (k.to_owned(), v.to_owned()))).collect::<Result<Vec<_>>>()?;
+    let options = RunOptions { format: args.format, quiet: args.quiet, progress: args.cluster.is_none().then_some(progress) };
 
     if args.commands.is_empty() && args.files.is_empty() {
         return repl::run(&ctx, &options).await;
     }
     for file in &args.files {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| DataFusionError::Execution(format!("could not read {}: {e}", file.display())))?;
+        let text =
+            std::fs::read_to_string(file).map_err(|e| DataFusionError::Execution(format!("could not read {}: {e}", file.display())))?;
         run_statements(&ctx, &substitute(&text, &variables)?, &options).await?;
     }
     for command in &args.commands {
@@ -113,8 +106,8 @@ pub async fn run(args: SqlArgs) -> Result<ExitCode> {
 /// Runs every statement of `sql` in order, printing each result; stops at the first error.
 pub async fn run_statements(ctx: &SessionContext, sql: &str, options: &RunOptions) -> Result<()> {
     let dialect_name = ctx.state().config().options().sql_parser.dialect;
-    let dialect = dialect_from_str(dialect_name)
-        .ok_or_else(|| DataFusionError::Configuration(format!("unsupported SQL dialect {dialect_name}")))?;
+    let dialect =
+        dialect_from_str(dialect_name).ok_or_else(|| DataFusionError::Configuration(format!("unsupported SQL dialect {dialect_name}")))?;
     let statements = DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?;
     for statement in statements {
         let started = Instant::now();

@@ -97,7 +97,12 @@ impl PhysicalExtensionCodec for VergerPhysicalCodec {
         self.ballista.try_decode(buf, inputs, ctx, proto_converter)
     }
 
-    fn try_encode(&self, node: Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>, proto_converter: &dyn PhysicalProtoConverterExtension) -> Result<()> {
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
         if let Some(scan) = node.downcast_ref::<BinaryFileScanExec>() {
             return codec::encode_scan(scan, buf);
         }

@@ -5,8 +5,14 @@ use verger_cluster::{SchedulerOptions, scheduler_config, verger_ballista_config}
 
 #[test]
 fn scheduler_sessions_resolve_spark_functions_to_verger() -> datafusion::error::Result<()> {
-    let config = scheduler_config(&SchedulerOptions { bind_host: "127.0.0.1".into(), port: 0, external_host: "localhost".into(), executor_timeout_seconds: 30 });
-    let builder = config.override_session_builder.clone().ok_or_else(|| datafusion::error::DataFusionError::Internal("no session builder".into()))?;
+    let config = scheduler_config(&SchedulerOptions {
+        bind_host: "127.0.0.1".into(),
+        port: 0,
+        external_host: "localhost".into(),
+        executor_timeout_seconds: 30,
+    });
+    let builder =
+        config.override_session_builder.clone().ok_or_else(|| datafusion::error::DataFusionError::Internal("no session builder".into()))?;
     let state = builder(verger_ballista_config())?;
     for name in ["element_at", "try_element_at", "split"] {
         let udf = state.udf(name)?;

@@ -236,7 +236,11 @@ impl ExtensionOptions for VergerConfig {
         for (name, settings) in &self.models {
             for (field, value) in settings {
                 let description = MODEL_FIELDS.iter().find(|(f, _)| f == field).map(|(_, d)| *d).unwrap_or("model setting");
-                entries.push(ConfigEntry { key: format!("{prefix}.{MODEL_PREFIX}{name}.{field}"), value: Some(value.clone()), description });
+                entries.push(ConfigEntry {
+                    key: format!("{prefix}.{MODEL_PREFIX}{name}.{field}"),
+                    value: Some(value.clone()),
+                    description,
+                });
             }
         }
         entries

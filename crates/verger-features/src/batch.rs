@@ -40,7 +40,8 @@ pub(crate) fn run_images(
 ) -> Result<Vec<RowResult>> {
     let pool = inference_pool()?;
     let job = Job { pre, model, wanted, output, limits };
-    let chunks: Vec<Result<Vec<RowResult>>> = pool.install(|| images.par_chunks(mini_batch.max(1)).map(|chunk| run_chunk(job, chunk)).collect());
+    let chunks: Vec<Result<Vec<RowResult>>> =
+        pool.install(|| images.par_chunks(mini_batch.max(1)).map(|chunk| run_chunk(job, chunk)).collect());
     let mut rows = Vec::with_capacity(images.len());
     for chunk in chunks {
         rows.extend(chunk?);
@@ -114,7 +115,10 @@ fn fill_and_run(job: Job<'_>, images: &[Option<&[u8]>], tensor: &mut Vec<f32>) -
             let Some(model) = model else { return Err(FeaturesError::Runtime("no model to run".into())) };
             let values = model.run(&tensor[..filled * len], filled, output)?;
             if values.len() % filled != 0 {
-                return Err(FeaturesError::model(&model.spec.name, format!("output '{output}' has {} values for {filled} images", values.len())));
+                return Err(FeaturesError::model(
+                    &model.spec.name,
+                    format!("output '{output}' has {} values for {filled} images", values.len()),
+                ));
             }
             let width = values.len() / filled;
             (values, width)

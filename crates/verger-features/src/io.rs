@@ -26,7 +26,10 @@ fn block_on<T: Send>(future: impl Future<Output = T> + Send) -> Result<T> {
         _ => std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| FeaturesError::Runtime(e.to_string()))?;
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| FeaturesError::Runtime(e.to_string()))?;
                     Ok(runtime.block_on(future))
                 })
                 .join()

@@ -33,11 +33,11 @@ pub use functions::image_info::ImageInfoFunction;
 pub use functions::image_tensor::ImageTensor;
 pub use model::{LoadedModel, is_model_loaded, load_model, model_loads, preload_when_planning, wait_for_preloads};
 pub use path_rule::{ImagePathRule, PATH_RULE_NAME};
-pub use read_ahead_rule::{InferenceReadAheadRule, READ_AHEAD_RULE_NAME};
 pub use pool::{THREADS_ENV, inference_pool, inference_threads, set_inference_threads};
-pub use verger_tensors::{DecodeLimits, TensorWriter, decode_rgb};
+pub use read_ahead_rule::{InferenceReadAheadRule, READ_AHEAD_RULE_NAME};
 pub use runtime::{ORT_LIBRARY_ENV, ORT_TELEMETRY_ENV, ORT_WHEEL, onnx_runtime, onnx_runtime_library, opt_out_of_onnx_telemetry};
 pub use spec::{MODELS_DIR_ENV, ModelSpec, resolve_model};
+pub use verger_tensors::{DecodeLimits, TensorWriter, decode_rgb};
 
 /// verger's image functions.
 pub fn image_functions() -> Vec<Arc<ScalarUDF>> {

@@ -30,7 +30,11 @@ pub struct LoadedModel {
 
 impl std::fmt::Debug for LoadedModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedModel").field("spec", &self.spec).field("features", &self.features).field("logits", &self.logits).finish_non_exhaustive()
+        f.debug_struct("LoadedModel")
+            .field("spec", &self.spec)
+            .field("features", &self.features)
+            .field("logits", &self.logits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -145,7 +149,10 @@ impl LoadedModel {
         if let Some(expected) = &spec.sha256 {
             let actual = format!("{:x}", Sha256::digest(&bytes));
             if !actual.eq_ignore_ascii_case(expected) {
-                return Err(FeaturesError::model(&spec.name, format!("{} has sha256 {actual}, the descriptor expects {expected}", spec.model_uri)));
+                return Err(FeaturesError::model(
+                    &spec.name,
+                    format!("{} has sha256 {actual}, the descriptor expects {expected}", spec.model_uri),
+                ));
             }
         }
         // Every inference thread opens its own session, all at once: opening one takes as long
@@ -160,13 +167,17 @@ impl LoadedModel {
         let input = match &spec.input {
             Some(name) if session.inputs().iter().any(|i| i.name() == name) => name.clone(),
             Some(name) => return Err(FeaturesError::model(&spec.name, format!("has no input named '{name}'"))),
-            None => session.inputs().first().map(|i| i.name().to_owned()).ok_or_else(|| FeaturesError::model(&spec.name, "has no input"))?,
+            None => {
+                session.inputs().first().map(|i| i.name().to_owned()).ok_or_else(|| FeaturesError::model(&spec.name, "has no input"))?
+            }
         };
         let output_names: Vec<String> = session.outputs().iter().map(|o| o.name().to_owned()).collect();
         let pick = |wanted: &Option<String>, conventional: &str, fallback_first: bool| -> Result<Option<String>> {
             match wanted {
                 Some(name) if output_names.contains(name) => Ok(Some(name.clone())),
-                Some(name) => Err(FeaturesError::model(&spec.name, format!("has no output named '{name}' (outputs: {})", output_names.join(", ")))),
+                Some(name) => {
+                    Err(FeaturesError::model(&spec.name, format!("has no output named '{name}' (outputs: {})", output_names.join(", "))))
+                }
                 None if output_names.iter().any(|n| n == conventional) => Ok(Some(conventional.to_owned())),
                 None if fallback_first => Ok(output_names.first().cloned()),
                 None => Ok(None),
@@ -179,7 +190,10 @@ impl LoadedModel {
         if let (Some((_, model_dim)), Some(declared)) = (&features, spec.features_dim)
             && *model_dim != declared
         {
-            return Err(FeaturesError::model(&spec.name, format!("features_dim is {declared} but the model's features output has {model_dim} values")));
+            return Err(FeaturesError::model(
+                &spec.name,
+                format!("features_dim is {declared} but the model's features output has {model_dim} values"),
+            ));
         }
         let logits = pick(&spec.logits_output, "logits", false)?.map(|name| {
             let dim = last_dim(session, &name).unwrap_or(0);
@@ -187,7 +201,8 @@ impl LoadedModel {
         });
         let classes = match &spec.classes_uri {
             Some(uri) => {
-                let text = String::from_utf8(read_bytes(uri, options)?).map_err(|_| FeaturesError::Read { uri: uri.clone(), reason: "not UTF-8 text".into() })?;
+                let text = String::from_utf8(read_bytes(uri, options)?)
+                    .map_err(|_| FeaturesError::Read { uri: uri.clone(), reason: "not UTF-8 text".into() })?;
                 Some(text.lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect::<Vec<_>>())
             }
             None => None,
@@ -196,7 +211,12 @@ impl LoadedModel {
         opened.push(None);
         let sessions: Vec<Mutex<Option<Session>>> = opened.into_iter().map(Mutex::new).collect();
         LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        log::info!("model '{}' loaded from {} in {:?} (input {input}, features {features:?}, logits {logits:?})", spec.name, spec.model_uri, started.elapsed());
+        log::info!(
+            "model '{}' loaded from {} in {:?} (input {input}, features {features:?}, logits {logits:?})",
+            spec.name,
+            spec.model_uri,
+            started.elapsed()
+        );
         Ok(Self { spec: spec.clone(), bytes, input, features, logits, classes, sessions })
     }
 

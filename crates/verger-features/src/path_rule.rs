@@ -63,7 +63,10 @@ fn add_path(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         return Ok(Transformed::no(expr));
     }
     let path = Column::new(content.relation.clone(), "path");
-    let is_path = schema.qualified_field_from_column(&path).map(|(_, f)| f).is_ok_and(|f| matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
+    let is_path = schema
+        .qualified_field_from_column(&path)
+        .map(|(_, f)| f)
+        .is_ok_and(|f| matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
     if !is_path || content.name == "path" {
         return Ok(Transformed::no(expr));
     }

@@ -118,14 +118,18 @@ fn search_roots() -> Vec<PathBuf> {
 
 fn library_under(root: &Path) -> Option<PathBuf> {
     let lib = std::fs::read_dir(root.join("lib")).ok()?;
-    let mut pythons: Vec<PathBuf> = lib.flatten().map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("python3"))).collect();
+    let mut pythons: Vec<PathBuf> =
+        lib.flatten().map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("python3"))).collect();
     pythons.sort();
     for python in pythons.iter().rev() {
         for packages in ["site-packages", "dist-packages"] {
             let capi = python.join(packages).join("onnxruntime").join("capi");
             let Ok(entries) = std::fs::read_dir(&capi) else { continue };
-            let mut libraries: Vec<PathBuf> =
-                entries.flatten().map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so"))).collect();
+            let mut libraries: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so")))
+                .collect();
             libraries.sort();
             if let Some(library) = libraries.pop() {
                 return Some(library);

@@ -72,8 +72,8 @@ fn read_descriptor(uri: &str, options: &ConfigOptions) -> Result<Arc<serde_json:
         return Ok(Arc::clone(found));
     }
     let bytes = read_bytes(uri, options)?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| FeaturesError::Read { uri: uri.to_owned(), reason: format!("not a JSON model descriptor: {e}") })?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| FeaturesError::Read { uri: uri.to_owned(), reason: format!("not a JSON model descriptor: {e}") })?;
     let value = Arc::new(value);
     if let Ok(mut cache) = DESCRIPTORS.lock() {
         cache.get_or_insert_with(HashMap::new).insert(uri.to_owned(), Arc::clone(&value));
@@ -115,7 +115,9 @@ fn parse_numbers(name: &str, field: &str, value: &serde_json::Value) -> Result<[
     let numbers: Vec<f32> = match value {
         serde_json::Value::Number(n) => n.as_f64().map(|v| vec![v as f32]).unwrap_or_default(),
         serde_json::Value::Array(items) => items.iter().filter_map(|v| v.as_f64()).map(|v| v as f32).collect(),
-        serde_json::Value::String(text) => text.split(',').map(|t| t.trim().parse::<f32>()).collect::<std::result::Result<_, _>>().unwrap_or_default(),
+        serde_json::Value::String(text) => {
+            text.split(',').map(|t| t.trim().parse::<f32>()).collect::<std::result::Result<_, _>>().unwrap_or_default()
+        }
         _ => Vec::new(),
     };
     match numbers.as_slice() {
@@ -175,7 +177,8 @@ pub fn resolve_model(name: &str, config: &VergerConfig, options: &ConfigOptions)
     let (descriptor, model_uri) = if uri.to_ascii_lowercase().ends_with(".onnx") {
         (Descriptor::default(), uri.clone())
     } else {
-        let descriptor_uri = if uri.to_ascii_lowercase().ends_with(".json") { uri.clone() } else { format!("{}/model.json", uri.trim_end_matches('/')) };
+        let descriptor_uri =
+            if uri.to_ascii_lowercase().ends_with(".json") { uri.clone() } else { format!("{}/model.json", uri.trim_end_matches('/')) };
         let value = read_descriptor(&descriptor_uri, options)?;
         let descriptor: Descriptor = serde_json::from_value((*value).clone())
             .map_err(|e| FeaturesError::Read { uri: descriptor_uri.clone(), reason: format!("not a model descriptor: {e}") })?;
@@ -197,7 +200,9 @@ pub fn resolve_model(name: &str, config: &VergerConfig, options: &ConfigOptions)
     };
     let parse_f32 = |field: &str, from_descriptor: Option<f32>| -> Result<Option<f32>> {
         match settings.get(field) {
-            Some(v) => v.trim().parse::<f32>().map(Some).map_err(|_| FeaturesError::model(name, format!("{field} must be a number, not '{v}'"))),
+            Some(v) => {
+                v.trim().parse::<f32>().map(Some).map_err(|_| FeaturesError::model(name, format!("{field} must be a number, not '{v}'")))
+            }
             None => Ok(from_descriptor),
         }
     };
@@ -212,7 +217,10 @@ pub fn resolve_model(name: &str, config: &VergerConfig, options: &ConfigOptions)
         }
         "pad" => {
             let fill = match settings.get("pad_value") {
-                Some(v) => v.trim().parse::<u8>().map_err(|_| FeaturesError::model(name, format!("pad_value must be a gray level 0-255, not '{v}'")))?,
+                Some(v) => v
+                    .trim()
+                    .parse::<u8>()
+                    .map_err(|_| FeaturesError::model(name, format!("pad_value must be a gray level 0-255, not '{v}'")))?,
                 None => descriptor.pad_value.unwrap_or(255),
             };
             ResizeMode::Pad { fill }
@@ -232,7 +240,13 @@ pub fn resolve_model(name: &str, config: &VergerConfig, options: &ConfigOptions)
         return Err(FeaturesError::model(name, "scale, mean and std must be finite and std non-zero"));
     }
     let features_dim = match settings.get("features_dim") {
-        Some(v) => Some(v.trim().parse::<usize>().ok().filter(|d| *d > 0).ok_or_else(|| FeaturesError::model(name, format!("features_dim must be a positive whole number, not '{v}'")))?),
+        Some(v) => Some(
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|d| *d > 0)
+                .ok_or_else(|| FeaturesError::model(name, format!("features_dim must be a positive whole number, not '{v}'")))?,
+        ),
         None => descriptor.features_dim,
     };
     let classes_uri = text("classes").or(descriptor.classes.clone());

@@ -46,7 +46,9 @@ pub(crate) const FRUITS: [Fruit; 16] = [
 
 pub(crate) enum Surface {
     /// Skin; `shade` in 0..1 is the distance from the centre of the lobe (for lighting).
-    Skin { shade: f32 },
+    Skin {
+        shade: f32,
+    },
     Stem,
 }
 

@@ -71,10 +71,7 @@ async fn main() -> Result<()> {
     );
     let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
     match numpy_fit_seconds(&python, largest) {
-        Ok(numpy) => println!(
-            "  numpy cov + eigh on {largest} × {FEATURES}: {numpy:.2} s; verger pca_fit / numpy = {:.2}",
-            last.1 / numpy
-        ),
+        Ok(numpy) => println!("  numpy cov + eigh on {largest} × {FEATURES}: {numpy:.2} s; verger pca_fit / numpy = {:.2}", last.1 / numpy),
         Err(why) => println!("  numpy: not measured ({why}); run scripts/setup.sh for .venv"),
     }
     Ok(())

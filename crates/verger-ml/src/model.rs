@@ -43,15 +43,24 @@ pub(crate) fn list_of_lists_type() -> DataType {
 /// A one-row `LIST<DOUBLE>` array.
 pub(crate) fn list_array(values: &[f64]) -> ArrayRef {
     let values: ArrayRef = Arc::new(Float64Array::from(values.to_vec()));
-    Arc::new(ListArray::new(Arc::new(Field::new_list_field(DataType::Float64, true)), OffsetBuffer::from_lengths([values.len()]), values, None))
+    Arc::new(ListArray::new(
+        Arc::new(Field::new_list_field(DataType::Float64, true)),
+        OffsetBuffer::from_lengths([values.len()]),
+        values,
+        None,
+    ))
 }
 
 /// A one-row `LIST<LIST<DOUBLE>>` array of `rows` vectors of `width` values.
 pub(crate) fn list_of_lists_array(flat: &[f64], width: usize) -> ArrayRef {
     let rows = flat.len().checked_div(width).unwrap_or(0);
     let values: ArrayRef = Arc::new(Float64Array::from(flat.to_vec()));
-    let inner: ArrayRef =
-        Arc::new(ListArray::new(Arc::new(Field::new_list_field(DataType::Float64, true)), OffsetBuffer::from_lengths(vec![width; rows]), values, None));
+    let inner: ArrayRef = Arc::new(ListArray::new(
+        Arc::new(Field::new_list_field(DataType::Float64, true)),
+        OffsetBuffer::from_lengths(vec![width; rows]),
+        values,
+        None,
+    ));
     Arc::new(ListArray::new(Arc::new(Field::new_list_field(list_type(), true)), OffsetBuffer::from_lengths([rows]), inner, None))
 }
 
@@ -98,7 +107,8 @@ impl<'a, M: FittedModel> ModelRow<'a, M> {
     /// A `LIST<DOUBLE>` (or float) field.
     pub fn floats(&self, name: &str) -> Result<Vec<f64>> {
         let list = self.field(name)?;
-        let values = list_values(list, self.row).ok_or_else(|| model_error::<M>(self.function, format!("field `{name}` should be a list of doubles")))?;
+        let values = list_values(list, self.row)
+            .ok_or_else(|| model_error::<M>(self.function, format!("field `{name}` should be a list of doubles")))?;
         floats_of(&values).ok_or_else(|| model_error::<M>(self.function, format!("field `{name}` should hold non-NULL doubles")))
     }
 
@@ -106,14 +116,18 @@ impl<'a, M: FittedModel> ModelRow<'a, M> {
     /// the flat values and the number of vectors.
     pub fn float_rows(&self, name: &str, width: usize) -> Result<(Vec<f64>, usize)> {
         let list = self.field(name)?;
-        let rows = list_values(list, self.row).ok_or_else(|| model_error::<M>(self.function, format!("field `{name}` should be a list of vectors")))?;
+        let rows = list_values(list, self.row)
+            .ok_or_else(|| model_error::<M>(self.function, format!("field `{name}` should be a list of vectors")))?;
         let mut flat = Vec::with_capacity(rows.len() * width);
         for i in 0..rows.len() {
             let row = list_values(&rows, i)
                 .and_then(|v| floats_of(&v))
                 .ok_or_else(|| model_error::<M>(self.function, format!("vector {} of `{name}` should be a list of doubles", i + 1)))?;
             if row.len() != width {
-                return Err(model_error::<M>(self.function, format!("vector {} of `{name}` has {} values, expected {width}", i + 1, row.len())));
+                return Err(model_error::<M>(
+                    self.function,
+                    format!("vector {} of `{name}` has {} values, expected {width}", i + 1, row.len()),
+                ));
             }
             flat.extend(row);
         }
@@ -217,7 +231,8 @@ impl<M: FittedModel> RowModels<M> {
                 }
                 DataType::Dictionary(key, _) if **key == DataType::Int32 => {
                     let dictionary: &DictionaryArray<Int32Type> = array.as_dictionary();
-                    let values = Self::resolve(function, &ColumnarValue::Array(Arc::clone(dictionary.values())), dictionary.values().len())?;
+                    let values =
+                        Self::resolve(function, &ColumnarValue::Array(Arc::clone(dictionary.values())), dictionary.values().len())?;
                     resolved.models = values.models;
                     for key in dictionary.keys().iter() {
                         let index = key.and_then(|k| usize::try_from(k).ok()).and_then(|k| values.per_row.get(k).copied().flatten());

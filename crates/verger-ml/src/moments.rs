@@ -10,11 +10,11 @@
 
 use crate::error::{fit_error, input_error};
 use crate::vectors::VectorColumn;
-use datafusion::logical_expr::Accumulator;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, UInt64Type};
 use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::Accumulator;
 use faer::linalg::matmul::triangular::{BlockStructure, matmul};
 use faer::{Accum, Mat, MatRef, Par};
 use std::sync::Arc;
@@ -234,7 +234,15 @@ impl Moments {
         // Nothing folded in yet: the state becomes the co-moment (see `merge`).
         if self.comoment.is_none() {
             let comoment = Some(Comoment::Full(unpack_lower(packed, d)));
-            return self.merge(Moments { function: self.function, second: self.second, count, mean, comoment, block: Vec::new(), block_rows: 0 });
+            return self.merge(Moments {
+                function: self.function,
+                second: self.second,
+                count,
+                mean,
+                comoment,
+                block: Vec::new(),
+                block_rows: 0,
+            });
         }
         self.set_dimension(d)?;
         self.flush();
@@ -298,7 +306,15 @@ impl Moments {
             match self.second {
                 Second::Diagonal if packed.len() == d => {
                     let comoment = Some(Comoment::Diagonal(packed.to_vec()));
-                    self.merge(Moments { function: self.function, second: self.second, count, mean, comoment, block: Vec::new(), block_rows: 0 })?;
+                    self.merge(Moments {
+                        function: self.function,
+                        second: self.second,
+                        count,
+                        mean,
+                        comoment,
+                        block: Vec::new(),
+                        block_rows: 0,
+                    })?;
                 }
                 Second::Full if packed.len() == d * (d + 1) / 2 => self.merge_packed(count, mean, packed)?,
                 _ => return Err(fit_error(self.function, format!("a partial state has {} co-moments for {d} features", packed.len()))),
@@ -461,7 +477,8 @@ mod tests {
 
     #[test]
     fn blocks_and_merges_match_a_two_pass_computation() -> Result<()> {
-        let rows: Vec<Vec<f32>> = (0..700).map(|i| (0..5).map(|j| 1000.0 + ((i * 7 + j * 13) % 17) as f32 * 0.25 + j as f32).collect()).collect();
+        let rows: Vec<Vec<f32>> =
+            (0..700).map(|i| (0..5).map(|j| 1000.0 + ((i * 7 + j * 13) % 17) as f32 * 0.25 + j as f32).collect()).collect();
         let (mean, m) = naive(&rows);
         // Three partitions of uneven size, merged out of order.
         let mut parts = Vec::new();

@@ -66,7 +66,13 @@ fn one_input<T: Clone>(inputs: &[T], what: &str) -> Result<T> {
 /// Encodes a committed-write logical node; `None` when `node` is something else.
 pub fn encode_logical(node: &Extension, buf: &mut Vec<u8>) -> Option<Result<()>> {
     let write = node.node.as_any().downcast_ref::<CommittedWrite>()?;
-    let body = Node { output: write.output.clone(), job_id: write.job_id.clone(), options: write.options.clone(), started_at_ms: write.started_at_ms, schema: None };
+    let body = Node {
+        output: write.output.clone(),
+        job_id: write.job_id.clone(),
+        options: write.options.clone(),
+        started_at_ms: write.started_at_ms,
+        schema: None,
+    };
     Some(encode(WRITE_NODE_TAG, &body, buf))
 }
 
@@ -83,7 +89,13 @@ pub fn decode_logical(buf: &[u8], inputs: &[LogicalPlan]) -> Option<Result<Exten
 /// Encodes a part writer or commit plan; `None` when `plan` is something else.
 pub fn encode_physical(plan: &Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>) -> Option<Result<()>> {
     if let Some(writer) = plan.downcast_ref::<ParquetPartWriterExec>() {
-        let body = Node { output: writer.output().clone(), job_id: writer.job_id().to_owned(), options: writer.options().clone(), started_at_ms: 0, schema: None };
+        let body = Node {
+            output: writer.output().clone(),
+            job_id: writer.job_id().to_owned(),
+            options: writer.options().clone(),
+            started_at_ms: 0,
+            schema: None,
+        };
         return Some(encode(WRITER_EXEC_TAG, &body, buf));
     }
     let commit = plan.downcast_ref::<ParquetCommitExec>()?;
@@ -111,6 +123,7 @@ pub fn decode_physical(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Option<
         let node = node?;
         let input = one_input(inputs, "the commit")?;
         let schema = schema_from(&node)?;
-        Ok(Arc::new(ParquetCommitExec::new(input, node.output, node.job_id, node.options, schema, node.started_at_ms)) as Arc<dyn ExecutionPlan>)
+        Ok(Arc::new(ParquetCommitExec::new(input, node.output, node.job_id, node.options, schema, node.started_at_ms))
+            as Arc<dyn ExecutionPlan>)
     })
 }

@@ -89,7 +89,12 @@ fn staged_files(batches: &[RecordBatch]) -> Result<Vec<StagedFile>> {
             return Err(DataFusionError::Internal("the part writers' report has an unexpected schema".to_owned()));
         };
         for i in 0..batch.num_rows() {
-            files.push(StagedFile { name: names.value(i).to_owned(), partition: partitions.value(i), rows: rows.value(i), bytes: bytes.value(i) });
+            files.push(StagedFile {
+                name: names.value(i).to_owned(),
+                partition: partitions.value(i),
+                rows: rows.value(i),
+                bytes: bytes.value(i),
+            });
         }
     }
     files.sort_by(|a, b| (a.partition, &a.name).cmp(&(b.partition, &b.name)));
@@ -124,8 +129,12 @@ impl CommitJob {
         let suffix = self.options.file_suffix();
         let ours = |name: &str| name.contains(&self.job_id);
 
-        let listed: Vec<Path> =
-            store.list(Some(&base)).map_ok(|meta| meta.location).try_collect().await.map_err(|e| self.error(format!("cannot list: {e}")))?;
+        let listed: Vec<Path> = store
+            .list(Some(&base))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(|e| self.error(format!("cannot list: {e}")))?;
         let data: Vec<&Path> = listed.iter().filter(|p| !is_hidden(&base, p) && !p.filename().is_some_and(ours)).collect();
         if self.options.mode == SaveMode::ErrorIfExists && !data.is_empty() {
             return Err(self.error(format!(
@@ -158,7 +167,11 @@ impl CommitJob {
             // No rows: one empty file still tells readers the schema, as Spark writes.
             let name = committed_file_name(0, &self.job_id, &suffix);
             let path = base.clone().join(name.as_str());
-            let writer = AsyncArrowWriter::try_new(BufWriter::new(Arc::clone(&store), path.clone()), Arc::clone(&self.data_schema), Some(properties))?;
+            let writer = AsyncArrowWriter::try_new(
+                BufWriter::new(Arc::clone(&store), path.clone()),
+                Arc::clone(&self.data_schema),
+                Some(properties),
+            )?;
             writer.close().await.map_err(|e| self.error(format!("cannot write {path}: {e}")))?;
             let bytes = store.head(&path).await.map_err(|e| self.error(format!("{path}: {e}")))?.size;
             committed.push(CommittedFile { name, rows: 0, bytes });
@@ -189,8 +202,14 @@ impl CommitJob {
             writer: format!("verger {}", env!("CARGO_PKG_VERSION")),
         };
         let json = serde_json::to_vec_pretty(&manifest).map_err(|e| self.error(e.to_string()))?;
-        store.put(&base.clone().join(MANIFEST_NAME), PutPayload::from(json)).await.map_err(|e| self.error(format!("cannot write the manifest: {e}")))?;
-        store.put(&base.clone().join(SUCCESS_MARKER), PutPayload::default()).await.map_err(|e| self.error(format!("cannot write _SUCCESS: {e}")))?;
+        store
+            .put(&base.clone().join(MANIFEST_NAME), PutPayload::from(json))
+            .await
+            .map_err(|e| self.error(format!("cannot write the manifest: {e}")))?;
+        store
+            .put(&base.clone().join(SUCCESS_MARKER), PutPayload::default())
+            .await
+            .map_err(|e| self.error(format!("cannot write _SUCCESS: {e}")))?;
         log::info!("committed {} rows in {} files to {}", manifest.rows, manifest.files.len(), self.output);
         Ok(manifest)
     }
@@ -206,7 +225,14 @@ pub struct ParquetCommitExec {
 }
 
 impl ParquetCommitExec {
-    pub fn new(input: Arc<dyn ExecutionPlan>, output: StorageLocation, job_id: String, options: WriteOptions, data_schema: SchemaRef, started_at_ms: i64) -> Self {
+    pub fn new(
+        input: Arc<dyn ExecutionPlan>,
+        output: StorageLocation,
+        job_id: String,
+        options: WriteOptions,
+        data_schema: SchemaRef,
+        started_at_ms: i64,
+    ) -> Self {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::new(summary_schema())),
             Partitioning::UnknownPartitioning(1),
@@ -270,7 +296,9 @@ impl ExecutionPlan for ParquetCommitExec {
 
     fn with_new_children(self: Arc<Self>, mut children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
         match children.pop() {
-            Some(input) if children.is_empty() => Ok(Arc::new(Self { input, job: self.job.clone(), properties: Arc::clone(&self.properties) })),
+            Some(input) if children.is_empty() => {
+                Ok(Arc::new(Self { input, job: self.job.clone(), properties: Arc::clone(&self.properties) }))
+            }
             _ => Err(self.job.error("the commit takes one input")),
         }
     }
@@ -300,4 +328,3 @@ impl ExecutionPlan for ParquetCommitExec {
         Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::new(summary_schema()), futures::stream::once(commit))))
     }
 }
-

@@ -2,11 +2,11 @@
 //! writer's options.
 
 use crate::error::plan_error;
+use datafusion::arrow::datatypes::Schema;
 use datafusion::common::Result;
 use datafusion::common::config::{ConfigFileType, TableOptions};
 use datafusion::common::file_options::parquet_writer::ParquetWriterOptions;
 use datafusion::config::ConfigOptions;
-use datafusion::arrow::datatypes::Schema;
 use datafusion::parquet::arrow::ArrowSchemaConverter;
 use datafusion::parquet::basic::Type as PhysicalType;
 use datafusion::parquet::file::properties::WriterProperties;
@@ -76,7 +76,10 @@ impl WriteOptions {
             } else if key.starts_with("format.") {
                 format.insert(key.clone(), value.clone());
             } else {
-                return Err(plan_error(location, format!("option '{key}' is not supported by verger's Parquet output; Parquet options are accepted")));
+                return Err(plan_error(
+                    location,
+                    format!("option '{key}' is not supported by verger's Parquet output; Parquet options are accepted"),
+                ));
             }
         }
         format.entry(COMPRESSION_KEY.to_owned()).or_insert_with(|| SPARK_COMPRESSION.to_owned());
@@ -121,7 +124,11 @@ impl WriteOptions {
 
     /// The codec part of a file name, as in Spark's `part-00000-….snappy.parquet`.
     pub fn file_suffix(&self) -> String {
-        let codec = self.format.get(COMPRESSION_KEY).map(|c| c.split('(').next().unwrap_or_default().trim().to_ascii_lowercase()).unwrap_or_default();
+        let codec = self
+            .format
+            .get(COMPRESSION_KEY)
+            .map(|c| c.split('(').next().unwrap_or_default().trim().to_ascii_lowercase())
+            .unwrap_or_default();
         match codec.as_str() {
             "" | "uncompressed" => "parquet".to_owned(),
             codec => format!("{codec}.parquet"),
@@ -148,7 +155,11 @@ mod tests {
 
     #[test]
     fn mode_and_compression_are_read() -> Result<()> {
-        let parsed = WriteOptions::from_copy_options(&options(&[("format.mode", "Overwrite"), ("format.compression", "zstd(3)")]), &ConfigOptions::new(), "out")?;
+        let parsed = WriteOptions::from_copy_options(
+            &options(&[("format.mode", "Overwrite"), ("format.compression", "zstd(3)")]),
+            &ConfigOptions::new(),
+            "out",
+        )?;
         assert_eq!(parsed.mode, SaveMode::Overwrite);
         assert_eq!(parsed.file_suffix(), "zstd.parquet");
         assert!(!parsed.format.contains_key("format.mode"));
@@ -159,14 +170,19 @@ mod tests {
     fn float_columns_skip_the_dictionary_unless_asked() -> Result<()> {
         use datafusion::arrow::datatypes::{DataType, Field};
         let list = DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)));
-        let schema = Schema::new(vec![Field::new("label", DataType::Utf8, true), Field::new("pca_features", list, true), Field::new("x", DataType::Float32, true)]);
+        let schema = Schema::new(vec![
+            Field::new("label", DataType::Utf8, true),
+            Field::new("pca_features", list, true),
+            Field::new("x", DataType::Float32, true),
+        ]);
         let config = ConfigOptions::new();
         let default = WriteOptions::from_copy_options(&options(&[]), &config, "out")?.writer_properties_for(&config, &schema)?;
         let path = |p: &str| ColumnPath::from(p.split('.').map(str::to_owned).collect::<Vec<_>>());
         assert!(default.dictionary_enabled(&path("label")));
         assert!(!default.dictionary_enabled(&path("pca_features.list.item")));
         assert!(!default.dictionary_enabled(&path("x")));
-        let asked = WriteOptions::from_copy_options(&options(&[("format.dictionary_enabled", "true")]), &config, "out")?.writer_properties_for(&config, &schema)?;
+        let asked = WriteOptions::from_copy_options(&options(&[("format.dictionary_enabled", "true")]), &config, "out")?
+            .writer_properties_for(&config, &schema)?;
         assert!(asked.dictionary_enabled(&path("x")));
         Ok(())
     }

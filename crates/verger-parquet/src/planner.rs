@@ -50,7 +50,9 @@ impl ExtensionPlanner for ParquetOutputPlanner {
             let store = object_store_for(&write.output, session.config().options())?;
             let base = write.output.object_path();
             let mut listing = store.list(Some(&base));
-            while let Some(meta) = listing.try_next().await.map_err(|e| plan_error(write.output.to_string(), format!("cannot list: {e}")))? {
+            while let Some(meta) =
+                listing.try_next().await.map_err(|e| plan_error(write.output.to_string(), format!("cannot list: {e}")))?
+            {
                 if !is_hidden(&base, &meta.location) {
                     return Err(plan_error(
                         write.output.to_string(),
@@ -60,7 +62,8 @@ impl ExtensionPlanner for ParquetOutputPlanner {
                 }
             }
         }
-        let writer = Arc::new(ParquetPartWriterExec::new(Arc::clone(input), write.output.clone(), write.job_id.clone(), write.options.clone()));
+        let writer =
+            Arc::new(ParquetPartWriterExec::new(Arc::clone(input), write.output.clone(), write.job_id.clone(), write.options.clone()));
         let reports = Arc::new(CoalescePartitionsExec::new(writer));
         Ok(Some(Arc::new(ParquetCommitExec::new(
             reports,

@@ -38,7 +38,9 @@ fn parquet_files_of(location: &str) -> Option<String> {
 impl TableProviderFactory for ParquetTableFactory {
     async fn create(&self, state: &dyn Session, cmd: &CreateExternalTable) -> Result<Arc<dyn TableProvider>> {
         let directory = match cmd.locations.as_slice() {
-            [location] if cmd.table_partition_cols.is_empty() && cmd.file_type.eq_ignore_ascii_case("parquet") => parquet_files_of(location),
+            [location] if cmd.table_partition_cols.is_empty() && cmd.file_type.eq_ignore_ascii_case("parquet") => {
+                parquet_files_of(location)
+            }
             _ => None,
         };
         let Some(files) = directory else {
@@ -54,7 +56,9 @@ impl TableProviderFactory for ParquetTableFactory {
         }
         // The same table as DataFusion's factory builds, with the extension filter.
         let options = listing.options().clone().with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(listing.table_paths().clone()).with_listing_options(options).with_schema(listing.schema());
+        let config = ListingTableConfig::new_with_multi_paths(listing.table_paths().clone())
+            .with_listing_options(options)
+            .with_schema(listing.schema());
         let rebuilt = ListingTable::try_new(config)?
             .with_cache(state.runtime_env().cache_manager.get_file_statistic_cache())
             .with_definition(cmd.definition.clone())

@@ -110,7 +110,9 @@ impl ExecutionPlan for ParquetPartWriterExec {
 
     fn with_new_children(self: Arc<Self>, mut children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
         match children.pop() {
-            Some(input) if children.is_empty() => Ok(Arc::new(Self::new(input, self.output.clone(), self.job_id.clone(), self.options.clone()))),
+            Some(input) if children.is_empty() => {
+                Ok(Arc::new(Self::new(input, self.output.clone(), self.job_id.clone(), self.options.clone())))
+            }
             _ => Err(write_error(self.output.to_string(), "the part writer takes one input")),
         }
     }

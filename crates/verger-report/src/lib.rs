@@ -139,7 +139,8 @@ pub async fn report(ctx: &SessionContext, output: &str, options: &ReportOptions)
 
     // One pass over the data: each row's label, first two components and k.
     let features = column(&options.features_column);
-    let explained = if has_explained { cast(column(&options.explained_column), DataType::Float64) } else { lit(ScalarValue::Float64(None)) };
+    let explained =
+        if has_explained { cast(column(&options.explained_column), DataType::Float64) } else { lit(ScalarValue::Float64(None)) };
     let points = data
         .select(vec![
             cast(column(&options.label_column), DataType::Utf8).alias("label"),
@@ -213,7 +214,11 @@ impl Seen {
             let label = if labels.is_null(row) { "(no label)" } else { labels.value(row) };
             *self.counts.entry(label.to_owned()).or_default() += 1;
             if pc1.is_valid(row) && pc2.is_valid(row) {
-                self.by_label.entry(label.to_owned()).or_insert_with(|| Series { label: label.to_owned(), points: Vec::new() }).points.push((pc1.value(row), pc2.value(row)));
+                self.by_label
+                    .entry(label.to_owned())
+                    .or_insert_with(|| Series { label: label.to_owned(), points: Vec::new() })
+                    .points
+                    .push((pc1.value(row), pc2.value(row)));
             }
         }
     }

@@ -19,8 +19,16 @@ const HEIGHT: u32 = 900;
 /// more labels reuse them.
 fn colour(index: usize) -> RGBColor {
     const BASE: [(u8, u8, u8); 10] = [
-        (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-        (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
     ];
     let (r, g, b) = BASE[index % BASE.len()];
     let shade = |c: u8| match (index / BASE.len()) % 3 {
@@ -95,7 +103,8 @@ pub fn scatter_png(series: &[Series], title: &str, shown_path: &str) -> Result<V
             .map_err(|e| failed(&e))?;
         root.present().map_err(|e| failed(&e))?;
     }
-    let image = image::RgbImage::from_raw(WIDTH, HEIGHT, pixels).ok_or_else(|| plot_error(shown_path, "the plot buffer has the wrong size"))?;
+    let image =
+        image::RgbImage::from_raw(WIDTH, HEIGHT, pixels).ok_or_else(|| plot_error(shown_path, "the plot buffer has the wrong size"))?;
     let mut png = std::io::Cursor::new(Vec::new());
     image.write_to(&mut png, image::ImageFormat::Png).map_err(|e| failed(&e))?;
     Ok(png.into_inner())

@@ -77,7 +77,11 @@ impl ScalarUDFImpl for Split {
                 _ => data_type.is_integer() || data_type.is_null(),
             };
             if !ok {
-                return plan_err!("split: argument {} must be {}, got {data_type}", position + 1, if position < 2 { "a string" } else { "an integer" });
+                return plan_err!(
+                    "split: argument {} must be {}, got {data_type}",
+                    position + 1,
+                    if position < 2 { "a string" } else { "an integer" }
+                );
             }
             coerced.push(wanted);
         }

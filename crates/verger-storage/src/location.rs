@@ -27,28 +27,19 @@ impl StorageLocation {
     /// `s3a://bucket/prefix`. Relative local paths are made absolute against the current
     /// directory of the process that parses them (the client), as Spark does.
     pub fn parse(text: &str) -> Result<Self, StorageError> {
-        let invalid = |reason: &str| StorageError::InvalidLocation {
-            location: text.to_owned(),
-            reason: reason.to_owned(),
-        };
+        let invalid = |reason: &str| StorageError::InvalidLocation { location: text.to_owned(), reason: reason.to_owned() };
         if text.trim().is_empty() {
             return Err(invalid("the location is empty"));
         }
         if let Some((scheme, rest)) = split_scheme(text) {
             match scheme.to_ascii_lowercase().as_str() {
                 "s3" | "s3a" => {
-                    let rest = rest
-                        .strip_prefix("//")
-                        .ok_or_else(|| invalid("expected s3://bucket/prefix"))?;
+                    let rest = rest.strip_prefix("//").ok_or_else(|| invalid("expected s3://bucket/prefix"))?;
                     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
                     if bucket.is_empty() {
                         return Err(invalid("the bucket name is missing"));
                     }
-                    return Self::new(
-                        Scheme::S3 { scheme: scheme.to_ascii_lowercase(), bucket: bucket.to_owned() },
-                        key,
-                        text,
-                    );
+                    return Self::new(Scheme::S3 { scheme: scheme.to_ascii_lowercase(), bucket: bucket.to_owned() }, key, text);
                 }
                 "file" => {
                     // file:/abs, file:///abs and file://localhost/abs name the same path.
@@ -68,18 +59,12 @@ impl StorageLocation {
                     return Self::new(Scheme::Local, &path, text);
                 }
                 other => {
-                    return Err(StorageError::UnsupportedScheme {
-                        scheme: other.to_owned(),
-                        location: text.to_owned(),
-                    });
+                    return Err(StorageError::UnsupportedScheme { scheme: other.to_owned(), location: text.to_owned() });
                 }
             }
         }
         let absolute = std::path::absolute(text).map_err(|e| invalid(&e.to_string()))?;
-        let absolute = absolute
-            .to_str()
-            .ok_or_else(|| invalid("the path is not valid UTF-8"))?
-            .to_owned();
+        let absolute = absolute.to_str().ok_or_else(|| invalid("the path is not valid UTF-8"))?.to_owned();
         Self::new(Scheme::Local, &absolute, text)
     }
 
@@ -101,10 +86,7 @@ impl StorageLocation {
             }
         }
         let key = parts.join("/");
-        Path::parse(&key).map_err(|e| StorageError::InvalidLocation {
-            location: original.to_owned(),
-            reason: e.to_string(),
-        })?;
+        Path::parse(&key).map_err(|e| StorageError::InvalidLocation { location: original.to_owned(), reason: e.to_string() })?;
         Ok(Self { scheme, key })
     }
 

@@ -50,12 +50,8 @@ pub(crate) fn load(name: &str) -> Result<Option<Profile>, StorageError> {
     if credential_section.is_none() && config_section.is_none() {
         return Ok(None);
     }
-    let get = |key: &str| {
-        credential_section
-            .and_then(|s| s.get(key))
-            .or_else(|| config_section.and_then(|s| s.get(key)))
-            .map(str::to_owned)
-    };
+    let get =
+        |key: &str| credential_section.and_then(|s| s.get(key)).or_else(|| config_section.and_then(|s| s.get(key))).map(str::to_owned);
     Ok(Some(Profile {
         access_key_id: get("aws_access_key_id").map(Secret::new),
         secret_access_key: get("aws_secret_access_key").map(Secret::new),

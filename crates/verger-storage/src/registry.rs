@@ -13,8 +13,7 @@ use url::Url;
 /// Stores by (bucket, settings).
 type StoreCache = HashMap<(String, S3Options), Arc<dyn ObjectStore>>;
 
-static STORES: LazyLock<Mutex<StoreCache>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static STORES: LazyLock<Mutex<StoreCache>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 static LOCAL: LazyLock<Arc<dyn ObjectStore>> = LazyLock::new(|| Arc::new(LocalFileSystem::new()));
 

@@ -96,11 +96,7 @@ impl ExtensionOptions for S3Options {
         ];
         KEYS.iter()
             .zip(values)
-            .map(|((key, description), value)| ConfigEntry {
-                key: format!("{}.{key}", Self::PREFIX),
-                value,
-                description,
-            })
+            .map(|((key, description), value)| ConfigEntry { key: format!("{}.{key}", Self::PREFIX), value, description })
             .collect()
     }
 }
@@ -120,14 +116,14 @@ impl S3Options {
             match profile::load(&name)? {
                 Some(profile) => {
                     if let (Some(id), Some(secret)) = (&profile.access_key_id, &profile.secret_access_key) {
-                        builder = builder
-                            .with_access_key_id(id.expose())
-                            .with_secret_access_key(secret.expose());
+                        builder = builder.with_access_key_id(id.expose()).with_secret_access_key(secret.expose());
                         if let Some(token) = &profile.session_token {
                             builder = builder.with_token(token.expose());
                         }
                     }
-                    if let Some(region) = profile.region.as_ref().filter(|_| self.region.is_none() && std::env::var_os("AWS_REGION").is_none()) {
+                    if let Some(region) =
+                        profile.region.as_ref().filter(|_| self.region.is_none() && std::env::var_os("AWS_REGION").is_none())
+                    {
                         builder = builder.with_region(region);
                     }
                 }
@@ -162,9 +158,8 @@ impl S3Options {
         }
         if let Some(endpoint) = &self.endpoint {
             let plain_http = endpoint.to_ascii_lowercase().starts_with("http://");
-            let http_allowed = self.allow_http.unwrap_or_else(|| {
-                std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
-            });
+            let http_allowed =
+                self.allow_http.unwrap_or_else(|| std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true")));
             if plain_http && !http_allowed {
                 return Err(StorageError::InvalidSetting {
                     key: "s3.endpoint".to_owned(),

@@ -4,8 +4,7 @@ use std::fmt;
 use std::sync::{LazyLock, RwLock};
 
 /// Every secret value this process has seen; [`redact`] blanks them out of text.
-static KNOWN_SECRETS: LazyLock<RwLock<BTreeSet<String>>> =
-    LazyLock::new(|| RwLock::new(BTreeSet::new()));
+static KNOWN_SECRETS: LazyLock<RwLock<BTreeSet<String>>> = LazyLock::new(|| RwLock::new(BTreeSet::new()));
 
 /// Shorter values are not treated as secrets: blanking them would mangle ordinary text.
 const MIN_SECRET_LEN: usize = 4;

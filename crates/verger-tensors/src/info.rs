@@ -2,9 +2,9 @@
 
 use crate::decode::jpeg_options;
 use crate::error::{ImageError, Result};
+use image::ImageDecoder;
 use image::codecs::png::PngDecoder;
 use image::metadata::Orientation;
-use image::ImageDecoder;
 use std::io::Cursor;
 use zune_core::bytestream::ZCursor;
 use zune_jpeg::JpegDecoder;

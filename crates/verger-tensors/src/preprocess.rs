@@ -191,14 +191,27 @@ impl TensorWriter {
         let size = (src_w, src_h);
         match pre.resize {
             ResizeMode::Stretch => {
-                resize_region(&mut self.resizer, &self.source, size, SourceRegion::whole(src_w, src_h), &mut self.widened, &mut self.resized, (width, height))?;
+                resize_region(
+                    &mut self.resizer,
+                    &self.source,
+                    size,
+                    SourceRegion::whole(src_w, src_h),
+                    &mut self.widened,
+                    &mut self.resized,
+                    (width, height),
+                )?;
             }
             ResizeMode::CenterCrop { fraction } => {
                 // The source region that, scaled by `k`, is the input; it spans `fraction` of
                 // the side that limits the crop.
                 let k = (f64::from(width) / f64::from(src_w)).max(f64::from(height) / f64::from(src_h)) / f64::from(fraction);
                 let (crop_w, crop_h) = ((f64::from(width) / k).min(f64::from(src_w)), (f64::from(height) / k).min(f64::from(src_h)));
-                let region = SourceRegion { left: (f64::from(src_w) - crop_w) / 2.0, top: (f64::from(src_h) - crop_h) / 2.0, width: crop_w, height: crop_h };
+                let region = SourceRegion {
+                    left: (f64::from(src_w) - crop_w) / 2.0,
+                    top: (f64::from(src_h) - crop_h) / 2.0,
+                    width: crop_w,
+                    height: crop_h,
+                };
                 resize_region(&mut self.resizer, &self.source, size, region, &mut self.widened, &mut self.resized, (width, height))?;
             }
             ResizeMode::Pad { fill } => {
@@ -206,7 +219,15 @@ impl TensorWriter {
                 let fit_w = ((f64::from(src_w) * k).round() as u32).clamp(1, width);
                 let fit_h = ((f64::from(src_h) * k).round() as u32).clamp(1, height);
                 set_len(&mut self.fitted, PIXEL_BYTES * fit_w as usize * fit_h as usize, 0);
-                resize_region(&mut self.resizer, &self.source, size, SourceRegion::whole(src_w, src_h), &mut self.widened, &mut self.fitted, (fit_w, fit_h))?;
+                resize_region(
+                    &mut self.resizer,
+                    &self.source,
+                    size,
+                    SourceRegion::whole(src_w, src_h),
+                    &mut self.widened,
+                    &mut self.fitted,
+                    (fit_w, fit_h),
+                )?;
                 self.resized.fill(fill);
                 let (left, top) = (((width - fit_w) / 2) as usize, ((height - fit_h) / 2) as usize);
                 let row_bytes = PIXEL_BYTES * fit_w as usize;
@@ -305,10 +326,12 @@ mod tests {
             std: [0.229, 0.224, 0.225],
         };
         let levels = |pixel: usize| [pixel as u8, (255 - pixel) as u8, (pixel * 7 % 256) as u8];
-        let pixels: Vec<u8> = (0..256).flat_map(|pixel| {
-            let [r, g, b] = levels(pixel);
-            [r, g, b, u8::MAX]
-        }).collect();
+        let pixels: Vec<u8> = (0..256)
+            .flat_map(|pixel| {
+                let [r, g, b] = levels(pixel);
+                [r, g, b, u8::MAX]
+            })
+            .collect();
         let scalar = |pre: &Preprocess, channel: usize, level: u8| (f32::from(level) * pre.scale - pre.mean[channel]) / pre.std[channel];
         for layout in [Layout::Nchw, Layout::Nhwc] {
             let pre = pre(layout);
@@ -371,13 +394,15 @@ mod tests {
     /// three-channel kernels run in PIL's order, on generated photos and in each mode.
     #[test]
     fn four_byte_resizing_matches_three_channel_resizing() -> Result<()> {
-        let modes = [(ResizeMode::Stretch, (0.0, 0.0, 100.0, 100.0)), (ResizeMode::CenterCrop { fraction: 0.875 }, (6.25, 6.25, 87.5, 87.5))];
+        let modes =
+            [(ResizeMode::Stretch, (0.0, 0.0, 100.0, 100.0)), (ResizeMode::CenterCrop { fraction: 0.875 }, (6.25, 6.25, 87.5, 87.5))];
         let mut writer = TensorWriter::new();
         for seed in 0..12 {
             let jpeg = verger_imagegen::render_jpeg(seed % 8, seed, 3).map_err(|e| ImageError::Resize(e.to_string()))?;
             let image = crate::decode_rgb(&jpeg, crate::DecodeLimits::default())?;
             for (resize, region) in modes {
-                let pre = Preprocess { width: 224, height: 224, layout: Layout::Nchw, resize, scale: 1.0, mean: [127.0; 3], std: [128.0; 3] };
+                let pre =
+                    Preprocess { width: 224, height: 224, layout: Layout::Nchw, resize, scale: 1.0, mean: [127.0; 3], std: [128.0; 3] };
                 let expected = three_channel_resize(&image, region)?;
                 let mut tensor = vec![0.0; pre.tensor_len()];
                 writer.write(&image, &pre, &mut tensor)?;

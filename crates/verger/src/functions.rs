@@ -14,8 +14,8 @@ use datafusion::logical_expr::preimage::PreimageResult;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, Expr, ExpressionPlacement, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature, StructFieldMapping,
+    ColumnarValue, Documentation, Expr, ExpressionPlacement, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    StructFieldMapping,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -116,11 +116,8 @@ impl ScalarUDFImpl for WithoutAliases {
 pub(crate) fn merge_functions(base: Vec<Arc<ScalarUDF>>, overrides: Vec<Arc<ScalarUDF>>) -> Vec<Arc<ScalarUDF>> {
     let claimed: HashSet<String> =
         overrides.iter().flat_map(|f| std::iter::once(f.name().to_owned()).chain(f.aliases().iter().cloned())).collect();
-    let mut merged: Vec<Arc<ScalarUDF>> = base
-        .into_iter()
-        .filter(|f| !claimed.contains(f.name()))
-        .map(|f| WithoutAliases::wrap(f, &claimed))
-        .collect();
+    let mut merged: Vec<Arc<ScalarUDF>> =
+        base.into_iter().filter(|f| !claimed.contains(f.name())).map(|f| WithoutAliases::wrap(f, &claimed)).collect();
     merged.extend(overrides);
     merged
 }

@@ -37,10 +37,13 @@ use std::sync::Arc;
 
 pub use verger_binaryfile::{BINARY_FILE_FORMAT, BinaryFileOptions, BinaryFileTable, BinaryFileTableFactory, ScanProgress};
 pub use verger_config::VergerConfig;
-pub use verger_features::{ImagePathRule, InferenceReadAheadRule, image_functions, load_model, opt_out_of_onnx_telemetry, resolve_model, set_inference_threads, wait_for_preloads};
+pub use verger_features::{
+    ImagePathRule, InferenceReadAheadRule, image_functions, load_model, opt_out_of_onnx_telemetry, resolve_model, set_inference_threads,
+    wait_for_preloads,
+};
 pub use verger_ml::one_liner::FitTransformRule;
-pub use verger_parquet::{CommittedWriteRule, Manifest, SaveMode, read_manifest};
 pub use verger_ml::{PcaModel, ScalerModel, ml_aggregate_functions, ml_scalar_functions};
+pub use verger_parquet::{CommittedWriteRule, Manifest, SaveMode, read_manifest};
 pub use verger_storage::{S3Options, VergerObjectStoreRegistry, redact};
 
 /// Rows per batch in a verger session (see [`session_config`]).
@@ -137,7 +140,8 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     let config = ctx.state().config_options().clone();
     let state = ctx.state_ref();
     let mut state = state.write();
-    let updated: Vec<Arc<ScalarUDF>> = state.scalar_functions().values().filter_map(|f| f.inner().with_updated_config(&config)).map(Arc::new).collect();
+    let updated: Vec<Arc<ScalarUDF>> =
+        state.scalar_functions().values().filter_map(|f| f.inner().with_updated_config(&config)).map(Arc::new).collect();
     for function in updated {
         state.register_udf(function)?;
     }

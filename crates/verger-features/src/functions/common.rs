@@ -169,7 +169,9 @@ impl ImageArgs {
                     let message = self.row_error(function, row, &error);
                     match self.config.images_on_error {
                         OnError::Fail => {
-                            return Err(DataFusionError::Execution(format!("{message} (SET verger.images.on_error = 'null' to get NULL for such images instead)")));
+                            return Err(DataFusionError::Execution(format!(
+                                "{message} (SET verger.images.on_error = 'null' to get NULL for such images instead)"
+                            )));
                         }
                         OnError::Null => {
                             log::warn!("{message}; NULL returned (verger.images.on_error = 'null')");

@@ -10,7 +10,9 @@ use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::{Result, exec_err};
 use datafusion::config::ConfigOptions;
-use datafusion::logical_expr::{ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use std::sync::{Arc, LazyLock};
 
 pub const NAME: &str = "image_classify";
@@ -48,7 +50,11 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
 
 /// Index and probability of the largest logit.
 fn top_class(logits: &[f32]) -> Option<(usize, f32)> {
-    let (best, max) = logits.iter().copied().enumerate().fold((None, f32::NEG_INFINITY), |(best, max), (i, v)| if v > max { (Some(i), v) } else { (best, max) });
+    let (best, max) = logits
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((None, f32::NEG_INFINITY), |(best, max), (i, v)| if v > max { (Some(i), v) } else { (best, max) });
     let best = best?;
     let total: f32 = logits.iter().map(|v| (v - max).exp()).sum();
     Some((best, 1.0 / total))
@@ -89,7 +95,9 @@ impl ScalarUDFImpl for ImageClassify {
             return exec_err!("{NAME}: model '{}' has no logits output (SET verger.model.{}.logits_output)", call.model, call.model);
         };
         let images = call.images()?;
-        let rows = run_blocking(|| run_images(&spec.preprocess, Some(&model), &images, Wanted::Output, &output, call.limits(), call.config.inference_batch))?;
+        let rows = run_blocking(|| {
+            run_images(&spec.preprocess, Some(&model), &images, Wanted::Output, &output, call.limits(), call.config.inference_batch)
+        })?;
         let rows = call.settle(NAME, rows)?;
         let mut labels = Vec::with_capacity(rows.len());
         let mut scores = Vec::with_capacity(rows.len());

@@ -10,7 +10,9 @@ use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, exec_err};
 use datafusion::config::ConfigOptions;
-use datafusion::logical_expr::{ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use std::sync::{Arc, LazyLock};
 
 pub const NAME: &str = "image_features";
@@ -98,7 +100,11 @@ impl ScalarUDFImpl for ImageFeatures {
             // Not declared: the model itself says (it is loaded once per process anyway).
             None => match load_model(&spec, &self.session.options)?.features.as_ref() {
                 Some((_, dim)) if *dim > 0 => *dim,
-                _ => return datafusion::common::plan_err!("{NAME}: the length of model '{model}''s features is unknown; SET verger.model.{model}.features_dim"),
+                _ => {
+                    return datafusion::common::plan_err!(
+                        "{NAME}: the length of model '{model}''s features is unknown; SET verger.model.{model}.features_dim"
+                    );
+                }
             },
         };
         Ok(Arc::new(Field::new(NAME, vector_type(dim), true)))
@@ -122,7 +128,9 @@ impl ScalarUDFImpl for ImageFeatures {
             return exec_err!("{NAME}: model '{}' gives {dim} values, the query was planned for {planned_dim}", call.model);
         }
         let images = call.images()?;
-        let rows = run_blocking(|| run_images(&spec.preprocess, Some(&model), &images, Wanted::Output, &output, call.limits(), call.config.inference_batch))?;
+        let rows = run_blocking(|| {
+            run_images(&spec.preprocess, Some(&model), &images, Wanted::Output, &output, call.limits(), call.config.inference_batch)
+        })?;
         let rows = call.settle(NAME, rows)?;
         Ok(ColumnarValue::Array(vector_array(rows, dim, NAME)?))
     }

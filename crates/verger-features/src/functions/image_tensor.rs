@@ -8,7 +8,9 @@ use crate::spec::resolve_model;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, exec_err};
 use datafusion::config::ConfigOptions;
-use datafusion::logical_expr::{ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use std::sync::{Arc, LazyLock};
 
 pub const NAME: &str = "image_tensor";
@@ -72,10 +74,15 @@ impl ScalarUDFImpl for ImageTensor {
         let spec = resolve_model(&call.model, &call.config, &call.options)?;
         let len = spec.preprocess.tensor_len();
         if args.return_field.data_type() != &vector_type(len) {
-            return exec_err!("{NAME}: model '{}' takes {len} values, the query was planned for {}", call.model, args.return_field.data_type());
+            return exec_err!(
+                "{NAME}: model '{}' takes {len} values, the query was planned for {}",
+                call.model,
+                args.return_field.data_type()
+            );
         }
         let images = call.images()?;
-        let rows = run_blocking(|| run_images(&spec.preprocess, None, &images, Wanted::Tensor, "", call.limits(), call.config.inference_batch))?;
+        let rows =
+            run_blocking(|| run_images(&spec.preprocess, None, &images, Wanted::Tensor, "", call.limits(), call.config.inference_batch))?;
         let rows = call.settle(NAME, rows)?;
         Ok(ColumnarValue::Array(vector_array(rows, len, NAME)?))
     }

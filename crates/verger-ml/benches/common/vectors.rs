@@ -31,9 +31,12 @@ pub fn feature_table(rows: usize, partitions: usize) -> Result<MemTable> {
             let mut values = Vec::with_capacity(n * FEATURES);
             for _ in 0..n {
                 let (a, b, c) = (next() * 6.0, next() * 3.0, next());
-                values.extend((0..FEATURES).map(|j| 1.0 + a * ((j % 7) as f32) + b * ((j % 11) as f32) + c * ((j % 3) as f32) + 0.1 * next()));
+                values.extend(
+                    (0..FEATURES).map(|j| 1.0 + a * ((j % 7) as f32) + b * ((j % 11) as f32) + c * ((j % 3) as f32) + 0.1 * next()),
+                );
             }
-            let list: ArrayRef = Arc::new(FixedSizeListArray::try_new(Arc::clone(&item), FEATURES as i32, Arc::new(Float32Array::from(values)), None)?);
+            let list: ArrayRef =
+                Arc::new(FixedSizeListArray::try_new(Arc::clone(&item), FEATURES as i32, Arc::new(Float32Array::from(values)), None)?);
             batches.push(RecordBatch::try_new(Arc::clone(&schema), vec![list])?);
         }
         tables.push(batches);

@@ -90,12 +90,19 @@ pub fn decode_logical(buf: &[u8], inputs: &[LogicalPlan]) -> Option<Result<Exten
 /// Encodes a materialisation plan; `None` when `plan` is something else.
 pub fn encode_physical(plan: &Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>) -> Option<Result<()>> {
     if let Some(write) = plan.downcast_ref::<MaterializeWriteExec>() {
-        let body = Node { id: write.id().to_owned(), dir: write.dir().to_owned(), schema: None, qualifiers: Vec::new(), slots: write.total() };
+        let body =
+            Node { id: write.id().to_owned(), dir: write.dir().to_owned(), schema: None, qualifiers: Vec::new(), slots: write.total() };
         return Some(encode(WRITE_EXEC_TAG, &body, buf));
     }
     if let Some(read) = plan.downcast_ref::<MaterializeReadExec>() {
         let encoded = schema_bytes(&read.schema()).and_then(|schema| {
-            let body = Node { id: read.id().to_owned(), dir: read.dir().to_owned(), schema: Some(schema), qualifiers: Vec::new(), slots: read.slots() };
+            let body = Node {
+                id: read.id().to_owned(),
+                dir: read.dir().to_owned(),
+                schema: Some(schema),
+                qualifiers: Vec::new(),
+                slots: read.slots(),
+            };
             encode(READ_EXEC_TAG, &body, buf)
         });
         return Some(encoded);
@@ -128,7 +135,8 @@ mod tests {
     #[test]
     fn the_read_node_keeps_its_schema_and_qualifiers() -> Result<()> {
         let schema = Schema::new(vec![Field::new("path", DataType::Utf8, false), Field::new("__fit_input_0", DataType::Float32, true)]);
-        let qualified = DFSchema::from_field_specific_qualified_schema(vec![Some(TableReference::from("images")), None], &Arc::new(schema))?;
+        let qualified =
+            DFSchema::from_field_specific_qualified_schema(vec![Some(TableReference::from("images")), None], &Arc::new(schema))?;
         let node = MaterializeRead { id: "q".to_owned(), dir: "s3://b/tmp".to_owned(), schema: Arc::new(qualified) };
         let mut buf = Vec::new();
         encode_logical(&Extension { node: Arc::new(node.clone()) }, &mut buf).ok_or_else(|| codec_error("not encoded"))??;

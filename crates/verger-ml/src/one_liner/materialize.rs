@@ -30,9 +30,9 @@ use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricB
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::{StreamExt, TryStreamExt};
-use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt};
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
+use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -326,27 +326,35 @@ impl ExecutionPlan for MaterializeWriteExec {
             let index = read_slot(&slots, partition, context).await?;
             let path = base.clone().join(part_name(index, total).as_str());
             log::debug!("materialising partition {index} of {total} to {path}");
-            let writer = PartWriter { upload_path: path.clone(), ipc: StreamWriter::try_new(Vec::new(), &writer_schema)?, upload: BufWriter::new(store, path), bytes: 0 };
-            Ok::<_, DataFusionError>(futures::stream::try_unfold((input, Some(writer), bytes_written), |(mut input, mut writer, metric)| async move {
-                match input.next().await {
-                    Some(batch) => {
-                        let batch = batch?;
-                        if let Some(writer) = writer.as_mut() {
-                            writer.write(&batch).await?;
+            let writer = PartWriter {
+                upload_path: path.clone(),
+                ipc: StreamWriter::try_new(Vec::new(), &writer_schema)?,
+                upload: BufWriter::new(store, path),
+                bytes: 0,
+            };
+            Ok::<_, DataFusionError>(futures::stream::try_unfold(
+                (input, Some(writer), bytes_written),
+                |(mut input, mut writer, metric)| async move {
+                    match input.next().await {
+                        Some(batch) => {
+                            let batch = batch?;
+                            if let Some(writer) = writer.as_mut() {
+                                writer.write(&batch).await?;
+                            }
+                            Ok(Some((batch, (input, writer, metric))))
                         }
-                        Ok(Some((batch, (input, writer, metric))))
-                    }
-                    None => {
-                        if let Some(writer) = writer.take() {
-                            let path = writer.upload_path.clone();
-                            let bytes = writer.finish().await?;
-                            log::debug!("materialised {bytes} bytes to {path}");
-                            metric.add(bytes);
+                        None => {
+                            if let Some(writer) = writer.take() {
+                                let path = writer.upload_path.clone();
+                                let bytes = writer.finish().await?;
+                                log::debug!("materialised {bytes} bytes to {path}");
+                                metric.add(bytes);
+                            }
+                            Ok(None)
                         }
-                        Ok(None)
                     }
-                }
-            }))
+                },
+            ))
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::once(open).try_flatten())))
     }
@@ -410,8 +418,10 @@ impl DisplayAs for MaterializeReadExec {
 /// The parts of a materialised input, checked complete: indices 0..n, all of one `n`.
 async fn complete_parts(store: &Arc<dyn ObjectStore>, base: &Path, shown: &str) -> Result<Vec<(usize, Path)>> {
     let listed: Vec<_> = store.list(Some(base)).try_collect().await.map_err(|e| materialize_error(format!("cannot list {shown}: {e}")))?;
-    let mut parts: Vec<(usize, usize, Path)> =
-        listed.into_iter().filter_map(|meta| meta.location.filename().and_then(parse_part_name).map(|(i, n)| (i, n, meta.location.clone()))).collect();
+    let mut parts: Vec<(usize, usize, Path)> = listed
+        .into_iter()
+        .filter_map(|meta| meta.location.filename().and_then(parse_part_name).map(|(i, n)| (i, n, meta.location.clone())))
+        .collect();
     parts.sort_by_key(|(i, _, _)| *i);
     let total = parts.first().map(|(_, n, _)| *n);
     let complete = total.is_some_and(|n| parts.len() == n && parts.iter().enumerate().all(|(k, (i, t, _))| k == *i && *t == n));
@@ -434,7 +444,10 @@ async fn complete_parts(store: &Arc<dyn ObjectStore>, base: &Path, shown: &str) 
 const LOCAL_CHUNK_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The bytes of `range` of a local file, in chunks of [`LOCAL_CHUNK_BYTES`].
-fn local_chunks(file: std::fs::File, range: std::ops::Range<u64>) -> futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>> {
+fn local_chunks(
+    file: std::fs::File,
+    range: std::ops::Range<u64>,
+) -> futures::stream::BoxStream<'static, object_store::Result<bytes::Bytes>> {
     let read_error = |source: std::io::Error| object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(source) };
     futures::stream::try_unfold((file, range.start, range.end), move |(mut file, at, end)| async move {
         if at >= end {
@@ -452,7 +465,10 @@ fn local_chunks(file: std::fs::File, range: std::ops::Range<u64>) -> futures::st
         .map_err(|e| read_error(std::io::Error::other(e)))?
         .map_err(read_error)?;
         if chunk.is_empty() {
-            return Err(read_error(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("the file ended at byte {at} of {end}"))));
+            return Err(read_error(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("the file ended at byte {at} of {end}"),
+            )));
         }
         let next = at + chunk.len() as u64;
         Ok(Some((bytes::Bytes::from(chunk), (file, next, end))))
@@ -499,7 +515,10 @@ async fn finish_reading(store: Arc<dyn ObjectStore>, base: Path, slot: usize, sl
         return;
     }
     let Ok(listed) = store.list(Some(&base)).try_collect::<Vec<_>>().await else { return };
-    let done = listed.iter().filter(|meta| meta.location.filename().is_some_and(|name| name.starts_with("done-") && name.ends_with(&format!("-of-{slots:05}")))).count();
+    let done = listed
+        .iter()
+        .filter(|meta| meta.location.filename().is_some_and(|name| name.starts_with("done-") && name.ends_with(&format!("-of-{slots:05}"))))
+        .count();
     if done < slots {
         return;
     }
@@ -567,7 +586,8 @@ impl ExecutionPlan for MaterializeReadExec {
                 })
                 .try_flatten();
             // Each reader marks itself done after its last part; the last one cleans up.
-            let cleanup = futures::stream::once(finish_reading(store, base, slot, slots, local_folder)).filter_map(|()| async { None::<Result<RecordBatch>> });
+            let cleanup = futures::stream::once(finish_reading(store, base, slot, slots, local_folder))
+                .filter_map(|()| async { None::<Result<RecordBatch>> });
             Ok::<_, DataFusionError>(reads.chain(cleanup))
         };
         let stream = futures::stream::once(batches).try_flatten();
@@ -603,12 +623,17 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| materialize_error(e.to_string()))?;
         let dir_text = dir.path().to_string_lossy().into_owned();
         let context = SessionContext::new().task_ctx();
-        let source = MemorySourceConfig::try_new_exec(&[vec![batch(&[1, 2])?], vec![batch(&[3])?], vec![batch(&[4, 5, 6])?]], batch(&[])?.schema(), None)?;
+        let source = MemorySourceConfig::try_new_exec(
+            &[vec![batch(&[1, 2])?], vec![batch(&[3])?], vec![batch(&[4, 5, 6])?]],
+            batch(&[])?.schema(),
+            None,
+        )?;
         let write: Arc<dyn ExecutionPlan> = Arc::new(MaterializeWriteExec::try_new(source, "q1".to_owned(), dir_text.clone())?);
         assert_eq!(collect_all(&write, &context).await?, vec![1, 2, 3, 4, 5, 6], "rows pass through");
 
         // Two readers for three parts: every row once.
-        let read: Arc<dyn ExecutionPlan> = Arc::new(MaterializeReadExec::try_new("q1".to_owned(), dir_text.clone(), batch(&[])?.schema(), 2)?);
+        let read: Arc<dyn ExecutionPlan> =
+            Arc::new(MaterializeReadExec::try_new("q1".to_owned(), dir_text.clone(), batch(&[])?.schema(), 2)?);
         assert_eq!(collect_all(&read, &context).await?, vec![1, 2, 3, 4, 5, 6]);
         assert!(!dir.path().join("q1").exists(), "the last reader removes the folder");
         Ok(())
@@ -622,7 +647,8 @@ mod tests {
         let dir_text = dir.path().to_string_lossy().into_owned();
         let context = SessionContext::new().task_ctx();
         let rows_per_batch = 64 * 1024;
-        let batches = (0..48).map(|b| batch(&(b * rows_per_batch..(b + 1) * rows_per_batch).collect::<Vec<i32>>())).collect::<Result<Vec<_>>>()?;
+        let batches =
+            (0..48).map(|b| batch(&(b * rows_per_batch..(b + 1) * rows_per_batch).collect::<Vec<i32>>())).collect::<Result<Vec<_>>>()?;
         let source = MemorySourceConfig::try_new_exec(&[batches], batch(&[])?.schema(), None)?;
         let write: Arc<dyn ExecutionPlan> = Arc::new(MaterializeWriteExec::try_new(source, "q3".to_owned(), dir_text.clone())?);
         collect_all(&write, &context).await?;
@@ -632,7 +658,8 @@ mod tests {
 
         let read: Arc<dyn ExecutionPlan> = Arc::new(MaterializeReadExec::try_new("q3".to_owned(), dir_text, batch(&[])?.schema(), 1)?);
         let batches: Vec<RecordBatch> = read.execute(0, Arc::clone(&context))?.try_collect().await?;
-        let values: Vec<i32> = batches.iter().flat_map(|b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int32Type>().values().to_vec()).collect();
+        let values: Vec<i32> =
+            batches.iter().flat_map(|b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int32Type>().values().to_vec()).collect();
         assert_eq!(values, (0..48 * rows_per_batch).collect::<Vec<i32>>());
         Ok(())
     }

@@ -8,8 +8,11 @@ mod materialize;
 mod planner;
 mod rule;
 
-pub use functions::{BROADCAST_KEY, BROADCAST_MODEL, BroadcastKey, BroadcastModel, DEFAULT_PCA_VARIANCE, ONE_LINERS, PCA, PCA_EXPLAINED_VARIANCE, STANDARDIZE, OneLinerFunction, OneLinerSpec};
 pub use explained::PcaExplainedVariance;
+pub use functions::{
+    BROADCAST_KEY, BROADCAST_MODEL, BroadcastKey, BroadcastModel, DEFAULT_PCA_VARIANCE, ONE_LINERS, OneLinerFunction, OneLinerSpec, PCA,
+    PCA_EXPLAINED_VARIANCE, STANDARDIZE,
+};
 pub use materialize::{MaterializeRead, MaterializeReadExec, MaterializeWrite, MaterializeWriteExec};
 pub use planner::MaterializePlanner;
 pub use rule::{FIT_TRANSFORM_RULE_NAME, FitTransformRule};

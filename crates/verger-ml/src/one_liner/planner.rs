@@ -2,12 +2,12 @@
 
 use super::materialize::{MaterializeRead, MaterializeReadExec, MaterializeWrite, MaterializeWriteExec};
 use async_trait::async_trait;
+use datafusion::catalog::Session;
 use datafusion::common::{Result, internal_err};
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
-use datafusion::catalog::Session;
 use std::sync::Arc;
 
 /// Plans [`MaterializeWrite`] and [`MaterializeRead`]; the read side gets one slot per

@@ -24,8 +24,8 @@
 //! the scaled vectors are never materialised and `f` is read once after the fit.
 
 use super::functions::{BROADCAST_KEY, BROADCAST_MODEL, OneLinerSpec, PCA, PCA_EXPLAINED_VARIANCE, STANDARDIZE, one_liner};
-use crate::pca::STANDARDIZED_PCA_FIT;
 use super::materialize::{MaterializeRead, MaterializeWrite, new_materialize_id};
+use crate::pca::STANDARDIZED_PCA_FIT;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, Result, plan_datafusion_err, plan_err};
 use datafusion::config::ConfigOptions;
@@ -120,8 +120,18 @@ fn is_cheap(plan: &LogicalPlan) -> bool {
             .exists(|e| {
                 Ok(!matches!(
                     e,
-                    Expr::Column(_) | Expr::Literal(..) | Expr::Alias(_) | Expr::Cast(_) | Expr::TryCast(_) | Expr::BinaryExpr(_) | Expr::Not(_)
-                        | Expr::IsNull(_) | Expr::IsNotNull(_) | Expr::Between(_) | Expr::InList(_) | Expr::Like(_)
+                    Expr::Column(_)
+                        | Expr::Literal(..)
+                        | Expr::Alias(_)
+                        | Expr::Cast(_)
+                        | Expr::TryCast(_)
+                        | Expr::BinaryExpr(_)
+                        | Expr::Not(_)
+                        | Expr::IsNull(_)
+                        | Expr::IsNotNull(_)
+                        | Expr::Between(_)
+                        | Expr::InList(_)
+                        | Expr::Like(_)
                 ))
             })
             .unwrap_or(true)
@@ -169,14 +179,7 @@ struct Fit {
 
 /// Adds `call` to `planned`, sharing the input of calls on the same features and the fit
 /// of calls with the same fit (`pca(f, 0.9)` and `pca_explained_variance(f, 0.9)`).
-fn plan_call(
-    planned: &mut Vec<Planned>,
-    call: Expr,
-    spec: &'static OneLinerSpec,
-    fit: Fit,
-    scaled_by: Option<usize>,
-    counter: &mut usize,
-) {
+fn plan_call(planned: &mut Vec<Planned>, call: Expr, spec: &'static OneLinerSpec, fit: Fit, scaled_by: Option<usize>, counter: &mut usize) {
     let input_name = match planned.iter().find(|p| p.fit.features == fit.features) {
         Some(p) => p.input_name.clone(),
         None => fresh("fit_input", counter),
@@ -278,7 +281,8 @@ fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> 
     } else {
         let id = new_materialize_id();
         let schema = Arc::clone(rows.schema());
-        let write = LogicalPlan::Extension(Extension { node: Arc::new(MaterializeWrite { input: rows, id: id.clone(), dir: dir.to_owned() }) });
+        let write =
+            LogicalPlan::Extension(Extension { node: Arc::new(MaterializeWrite { input: rows, id: id.clone(), dir: dir.to_owned() }) });
         let read = LogicalPlan::Extension(Extension { node: Arc::new(MaterializeRead { id, dir: dir.to_owned(), schema }) });
         (write, read)
     };

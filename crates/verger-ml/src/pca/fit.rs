@@ -1,6 +1,7 @@
 //! `pca_fit(features, k)`: Spark's PCA fit as an aggregate.
 
 use super::PcaModel;
+use super::eigen::top_eigenpairs;
 use crate::args::{DOC_SECTION, literal};
 use crate::error::fit_error;
 use crate::model::FittedModel;
@@ -10,7 +11,6 @@ use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::{Result, ScalarValue, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Documentation, Signature, Volatility};
-use super::eigen::top_eigenpairs;
 use std::sync::{Arc, LazyLock};
 
 pub const NAME: &str = "pca_fit";
@@ -38,7 +38,9 @@ impl Components {
                 _ => plan_err!("{function}: k must be at least 1, got {value}"),
             };
         }
-        if data_type.is_floating() || matches!(data_type, DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..)) {
+        if data_type.is_floating()
+            || matches!(data_type, DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..))
+        {
             return match value.cast_to(&DataType::Float64)? {
                 ScalarValue::Float64(Some(f)) if f > 0.0 && f <= 1.0 => Ok(Self::Fraction(f)),
                 _ => plan_err!("{function}: a fractional k is a share of the variance, in (0, 1]; got {value}"),
@@ -116,7 +118,14 @@ fn covariance(comoment: &faer::Mat<f64>, factors: Option<&[f64]>, count: u64) ->
 
 /// The PCA of `count` rows whose mean is `mean` and whose co-moment matrix (lower
 /// triangle, `i ≥ j`) is `comoment`, each feature `i` scaled by `factors[i]` if given.
-pub(super) fn decompose(function: &'static str, count: u64, mean: Vec<f64>, comoment: &faer::Mat<f64>, factors: Option<&[f64]>, k: Components) -> Result<PcaModel> {
+pub(super) fn decompose(
+    function: &'static str,
+    count: u64,
+    mean: Vec<f64>,
+    comoment: &faer::Mat<f64>,
+    factors: Option<&[f64]>,
+    k: Components,
+) -> Result<PcaModel> {
     let d = mean.len();
     let started = std::time::Instant::now();
     let covariance = covariance(comoment, factors, count);
@@ -148,13 +157,7 @@ pub(super) fn decompose(function: &'static str, count: u64, mean: Vec<f64>, como
         let sign = if vector[pivot] < 0.0 { -1.0 } else { 1.0 };
         components.extend((0..d).map(|i| sign * vector[i]));
     }
-    Ok(PcaModel {
-        k,
-        count: i64::try_from(count).unwrap_or(i64::MAX),
-        mean,
-        components,
-        explained_variance: explained[..k].to_vec(),
-    })
+    Ok(PcaModel { k, count: i64::try_from(count).unwrap_or(i64::MAX), mean, components, explained_variance: explained[..k].to_vec() })
 }
 
 /// Fits Spark's PCA; see [`fit_components`].

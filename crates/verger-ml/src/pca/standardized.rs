@@ -130,7 +130,12 @@ mod tests {
     fn column(rows: &[Vec<f64>]) -> ArrayRef {
         let d = rows.first().map_or(0, Vec::len);
         let values: Vec<f64> = rows.iter().flatten().copied().collect();
-        Arc::new(FixedSizeListArray::new(Arc::new(Field::new_list_field(DataType::Float64, true)), d as i32, Arc::new(Float64Array::from(values)), None))
+        Arc::new(FixedSizeListArray::new(
+            Arc::new(Field::new_list_field(DataType::Float64, true)),
+            d as i32,
+            Arc::new(Float64Array::from(values)),
+            None,
+        ))
     }
 
     fn model(value: ScalarValue) -> Result<PcaModel> {
@@ -145,7 +150,9 @@ mod tests {
     fn scaled(rows: &[Vec<f64>], scaler: &ScalerModel) -> Vec<Vec<f64>> {
         let factors = scaler.factors();
         rows.iter()
-            .map(|row| row.iter().enumerate().map(|(i, x)| (x - if scaler.with_mean { scaler.mean[i] } else { 0.0 }) * factors[i]).collect())
+            .map(|row| {
+                row.iter().enumerate().map(|(i, x)| (x - if scaler.with_mean { scaler.mean[i] } else { 0.0 }) * factors[i]).collect()
+            })
             .collect()
     }
 
@@ -155,7 +162,12 @@ mod tests {
         let rows: Vec<Vec<f64>> = (0..300)
             .map(|i| {
                 let t = f64::from(i);
-                vec![1000.0 + (t * 0.37).sin() * 40.0, (t * 0.11).cos() * 0.02 + 0.5 * (t * 0.37).sin(), 7.0, 3.0 * (t * 0.05).sin() + (t * 0.9).cos()]
+                vec![
+                    1000.0 + (t * 0.37).sin() * 40.0,
+                    (t * 0.11).cos() * 0.02 + 0.5 * (t * 0.37).sin(),
+                    7.0,
+                    3.0 * (t * 0.05).sin() + (t * 0.9).cos(),
+                ]
             })
             .collect();
         for (with_mean, with_std) in [(true, true), (false, true), (true, false), (false, false)] {

@@ -88,7 +88,14 @@ impl ScalarUDFImpl for PcaTransform {
             let mut output = vec![0.0; present * k];
             let inputs = MatRef::from_row_major_slice(&block, present, d);
             let components = MatRef::from_row_major_slice(&model.components, k, d);
-            matmul(MatMut::from_row_major_slice_mut(&mut output, present, k), Accum::Replace, inputs, components.transpose(), 1.0, Par::Seq);
+            matmul(
+                MatMut::from_row_major_slice_mut(&mut output, present, k),
+                Accum::Replace,
+                inputs,
+                components.transpose(),
+                1.0,
+                Par::Seq,
+            );
             outputs.push((k, output));
         }
         let mut output = VectorBuilder::new(None, rows);

@@ -30,7 +30,18 @@ impl ScalerModel {
     /// Per-feature factor: `1/std`, 0 where std is 0 (Spark: a constant column gives 0.0,
     /// never NaN), or 1 without `with_std`.
     pub fn factors(&self) -> Vec<f64> {
-        self.std.iter().map(|s| if !self.with_std { 1.0 } else if *s == 0.0 { 0.0 } else { 1.0 / s }).collect()
+        self.std
+            .iter()
+            .map(|s| {
+                if !self.with_std {
+                    1.0
+                } else if *s == 0.0 {
+                    0.0
+                } else {
+                    1.0 / s
+                }
+            })
+            .collect()
     }
 
     fn fields() -> Fields {
@@ -61,7 +72,10 @@ impl FittedModel for ScalerModel {
             std: fields.floats("std")?,
         };
         if model.mean.len() != model.std.len() {
-            return Err(model_error::<Self>(function, format!("it has {} means but {} standard deviations", model.mean.len(), model.std.len())));
+            return Err(model_error::<Self>(
+                function,
+                format!("it has {} means but {} standard deviations", model.mean.len(), model.std.len()),
+            ));
         }
         Ok(model)
     }

@@ -73,7 +73,10 @@ impl ScalarUDFImpl for StandardScale {
             };
             let (model, factors) = (&models.models[index], &factors[index]);
             if vector.len() != model.mean.len() {
-                return Err(input_error(NAME, format!("row {row} has {} features but the scaler was fitted on {}", vector.len(), model.mean.len())));
+                return Err(input_error(
+                    NAME,
+                    format!("row {row} has {} features but the scaler was fitted on {}", vector.len(), model.mean.len()),
+                ));
             }
             output.push_with(vector.len(), |out| {
                 vector.write_f64(out);
