@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need (scripts/setup.sh), then builds and runs
-# every test of the workspace — unit tests, the sqllogictest files (embedded and on a
+# The test command: installs what the tests need (scripts/setup.sh), checks formatting and
+# lints (rustfmt, clippy with warnings as errors), then builds and runs every test of the
+# workspace — unit tests, the sqllogictest files (embedded and on a
 # two-executor cluster) and the integration tests (cluster processes, S3 through moto).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,6 +13,9 @@ export CARGO_INCREMENTAL=0
 export VERGER_VENV="$root/.venv"
 # The Python tests drive the CLI built here.
 export VERGER_BIN="$root/target/debug/verger"
+# Style and lints first: they fail in seconds, the build takes minutes.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --all-targets --locked
 
 log="$(mktemp)"

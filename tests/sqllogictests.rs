@@ -8,13 +8,72 @@ mod support;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use sqllogictest::{DBOutput, DefaultColumnType};
+use sqllogictest::{ColumnType, DBOutput};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+/// A result column's type as a `query` record spells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SltType {
+    Boolean,
+    Integer,
+    Float,
+    Text,
+    DateTime,
+    Timestamp,
+    Other,
+}
+
+impl ColumnType for SltType {
+    fn from_char(value: char) -> Option<Self> {
+        Some(match value {
+            'B' => SltType::Boolean,
+            'I' => SltType::Integer,
+            'R' => SltType::Float,
+            'T' => SltType::Text,
+            'D' => SltType::DateTime,
+            'P' => SltType::Timestamp,
+            '?' => SltType::Other,
+            _ => return None,
+        })
+    }
+
+    fn to_char(&self) -> char {
+        match self {
+            SltType::Boolean => 'B',
+            SltType::Integer => 'I',
+            SltType::Float => 'R',
+            SltType::Text => 'T',
+            SltType::DateTime => 'D',
+            SltType::Timestamp => 'P',
+            SltType::Other => '?',
+        }
+    }
+}
+
+impl From<&DataType> for SltType {
+    fn from(data_type: &DataType) -> Self {
+        match data_type {
+            DataType::Boolean => SltType::Boolean,
+            t if t.is_integer() => SltType::Integer,
+            t if t.is_floating()
+                || matches!(t, DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..)) =>
+            {
+                SltType::Float
+            }
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => SltType::Text,
+            DataType::Date32 | DataType::Date64 | DataType::Time32(_) | DataType::Time64(_) => SltType::DateTime,
+            DataType::Timestamp(..) => SltType::Timestamp,
+            DataType::Dictionary(_, value) => SltType::from(value.as_ref()),
+            _ => SltType::Other,
+        }
+    }
+}
 
 struct VergerDb {
     ctx: SessionContext,
@@ -45,16 +104,16 @@ fn format_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, DataFusionEr
 #[async_trait]
 impl sqllogictest::AsyncDB for VergerDb {
     type Error = DataFusionError;
-    type ColumnType = DefaultColumnType;
+    type ColumnType = SltType;
 
-    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DataFusionError> {
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<SltType>, DataFusionError> {
         let frame = self.ctx.sql(sql).await?;
-        let columns = frame.schema().fields().len();
+        let types: Vec<SltType> = frame.schema().fields().iter().map(|field| SltType::from(field.data_type())).collect();
         let batches = frame.collect().await?;
-        if columns == 0 {
+        if types.is_empty() {
             return Ok(DBOutput::StatementComplete(0));
         }
-        Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any; columns], rows: format_rows(&batches)? })
+        Ok(DBOutput::Rows { types, rows: format_rows(&batches)? })
     }
 
     async fn shutdown(&mut self) {}
@@ -89,6 +148,7 @@ async fn run_file(path: &PathBuf, engine: &'static str, cluster_url: &str, fixtu
         let ctx = ctx.clone();
         async move { Ok::<_, DataFusionError>(VergerDb { ctx, engine }) }
     });
+    runner.with_column_validator(sqllogictest::strict_column_validator);
     runner.add_label(engine);
     runner.set_var("fixtures".to_owned(), fixtures.to_owned());
     // Each engine writes its own outputs: the two runs share the fixtures.
@@ -106,9 +166,14 @@ fn main() -> ExitCode {
     };
     let fixtures = support::fixtures::Fixtures::build();
     let root = fixtures.root().display().to_string();
+    let files = slt_files();
+    if files.is_empty() {
+        println!("sqllogictests: no .slt file under tests/slt\n\nsqllogictests: 0 passed, 1 failed");
+        return ExitCode::FAILURE;
+    }
     let cluster = support::cluster::Cluster::start(2, &[]);
     let (mut passed, mut failed) = (0, 0);
-    for file in slt_files() {
+    for file in files {
         for engine in ["embedded", "cluster"] {
             let name = format!("{} [{engine}]", file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default());
             match runtime.block_on(run_file(&file, engine, &cluster.url(), &root)) {

@@ -1,17 +1,23 @@
-//! Byte encodings of the binaryFile table and scan, for the hops of a distributed query
-//! (client → scheduler: the table; scheduler → executors: the scan). Each encoding starts
-//! with its own tag so that a codec chain can tell it from anything else.
+//! [`BinaryFileCodec`]: the binaryFile table (client → scheduler) and its scan (scheduler →
+//! executors) across a cluster's hops, composed with the other crates' codecs by verger-cluster.
 
 use crate::exec::BinaryFileScanExec;
 use crate::partition::PartitionColumn;
 use crate::{BinaryFileError, BinaryFileOptions, BinaryFileTable};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
 use datafusion::error::Result;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Extension, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use std::sync::Arc;
+use verger_codec::{decode_json, encode_json, not_mine};
 use verger_storage::StorageLocation;
 
-const TABLE_TAG: &[u8] = b"verger.binaryfile.table.v1\0";
-const SCAN_TAG: &[u8] = b"verger.binaryfile.scan.v1\0";
+const CODEC: &str = "binaryFile codec";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct TableNode {
@@ -28,47 +34,68 @@ struct ScanNode {
     projection: Vec<usize>,
 }
 
-fn encode<T: serde::Serialize>(tag: &[u8], node: &T, buf: &mut Vec<u8>) -> Result<()> {
-    buf.extend_from_slice(tag);
-    serde_json::to_writer(buf, node).map_err(|e| BinaryFileError::Codec(e.to_string()))?;
-    Ok(())
+/// Encodes [`BinaryFileTable`] and [`BinaryFileScanExec`]; "not mine" for anything else.
+#[derive(Debug, Default)]
+pub struct BinaryFileCodec;
+
+impl LogicalExtensionCodec for BinaryFileCodec {
+    fn try_decode(&self, _buf: &[u8], _inputs: &[LogicalPlan], _ctx: &TaskContext) -> Result<Extension> {
+        Err(not_mine(CODEC))
+    }
+
+    fn try_encode(&self, _node: &Extension, _buf: &mut Vec<u8>) -> Result<()> {
+        Err(not_mine(CODEC))
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        _table_ref: &TableReference,
+        _schema: SchemaRef,
+        _ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let node: TableNode = decode_json(CODEC, buf)?;
+        Ok(Arc::new(BinaryFileTable::from_parts(node.location, node.options, node.partition_columns)))
+    }
+
+    fn try_encode_table_provider(&self, _table_ref: &TableReference, node: Arc<dyn TableProvider>, buf: &mut Vec<u8>) -> Result<()> {
+        let table = node.downcast_ref::<BinaryFileTable>().ok_or_else(|| not_mine(CODEC))?;
+        let node = TableNode {
+            location: table.location().clone(),
+            options: table.options().clone(),
+            partition_columns: table.partition_columns().to_vec(),
+        };
+        encode_json(CODEC, &node, buf)
+    }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(tag: &[u8], buf: &[u8]) -> Option<Result<T>> {
-    let body = buf.strip_prefix(tag)?;
-    Some(serde_json::from_slice(body).map_err(|e| BinaryFileError::Codec(e.to_string()).into()))
-}
-
-pub fn encode_table(table: &BinaryFileTable, buf: &mut Vec<u8>) -> Result<()> {
-    let node = TableNode {
-        location: table.location().clone(),
-        options: table.options().clone(),
-        partition_columns: table.partition_columns().to_vec(),
-    };
-    encode(TABLE_TAG, &node, buf)
-}
-
-/// `None` when `buf` is not a binaryFile table.
-pub fn decode_table(buf: &[u8]) -> Option<Result<BinaryFileTable>> {
-    decode::<TableNode>(TABLE_TAG, buf).map(|node| node.map(|n| BinaryFileTable::from_parts(n.location, n.options, n.partition_columns)))
-}
-
-pub fn encode_scan(scan: &BinaryFileScanExec, buf: &mut Vec<u8>) -> Result<()> {
-    let node = ScanNode {
-        location: scan.location().clone(),
-        partition_columns: scan.partition_columns().to_vec(),
-        projection: scan.projection().to_vec(),
-    };
-    encode(SCAN_TAG, &node, buf)
-}
-
-/// `None` when `buf` is not a binaryFile scan; `input` is its decoded file list.
-pub fn decode_scan(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Option<Result<BinaryFileScanExec>> {
-    decode::<ScanNode>(SCAN_TAG, buf).map(|node| {
-        let node = node?;
+impl PhysicalExtensionCodec for BinaryFileCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        _ctx: &TaskContext,
+        _proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let node: ScanNode = decode_json(CODEC, buf)?;
         let [input] = inputs else {
             return Err(BinaryFileError::Codec(format!("a binaryFile scan has one input, got {}", inputs.len())).into());
         };
-        BinaryFileScanExec::try_new(node.location, node.partition_columns, node.projection, Arc::clone(input))
-    })
+        Ok(Arc::new(BinaryFileScanExec::try_new(node.location, node.partition_columns, node.projection, Arc::clone(input))?))
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        _proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        let scan = node.downcast_ref::<BinaryFileScanExec>().ok_or_else(|| not_mine(CODEC))?;
+        let node = ScanNode {
+            location: scan.location().clone(),
+            partition_columns: scan.partition_columns().to_vec(),
+            projection: scan.projection().to_vec(),
+        };
+        encode_json(CODEC, &node, buf)
+    }
 }

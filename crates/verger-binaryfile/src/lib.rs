@@ -10,7 +10,7 @@
 //! `key=value` directories. See [`BinaryFileOptions`] for the options and the crate README for
 //! where verger deliberately differs from Spark.
 
-pub mod codec;
+mod codec;
 mod error;
 mod exec;
 mod factory;
@@ -23,6 +23,7 @@ mod progress;
 mod schema;
 mod table;
 
+pub use codec::BinaryFileCodec;
 pub use error::BinaryFileError;
 pub use exec::BinaryFileScanExec;
 pub use factory::{BINARY_FILE_FORMAT, BinaryFileTableFactory};

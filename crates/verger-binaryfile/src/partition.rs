@@ -75,24 +75,10 @@ pub(crate) fn parse_column(dir_name: &str) -> Result<Option<(String, String)>, B
     Ok(Some((key, value.to_owned())))
 }
 
-/// Hive's `%XX` escaping of partition directory names.
+/// Hive's `%XX` escaping of partition directory names; an invalid escape is kept as written,
+/// and bytes that are not UTF-8 once decoded become U+FFFD.
 pub(crate) fn unescape_path_name(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-            if let Some(byte) = hex {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 fn is_java_double(text: &str) -> bool {
@@ -195,6 +181,14 @@ mod tests {
         assert_eq!(partition_value(DEFAULT_PARTITION_NAME, PartitionType::Int, None)?, ScalarValue::Int32(None));
         assert_eq!(partition_value("1970-01-02", PartitionType::Date, None)?, ScalarValue::Date32(Some(1)));
         Ok(())
+    }
+
+    #[test]
+    fn invalid_escapes_are_kept_as_written() {
+        assert_eq!(unescape_path_name("100%"), "100%");
+        assert_eq!(unescape_path_name("a%zzb%2"), "a%zzb%2");
+        assert_eq!(unescape_path_name("Caf%C3%A9%20%231"), "Café #1");
+        assert_eq!(unescape_path_name("%FF"), "\u{FFFD}");
     }
 
     #[test]

@@ -207,20 +207,24 @@ async fn gen_images(out: &str, labels: usize, per_label: usize, seed: u64) -> da
     Ok((labels * per_label, bytes))
 }
 
-/// With `VERGER_PARENT_PID` set (test harnesses set it), the process exits when that process
-/// is gone, so that no scheduler or executor outlives a killed test run.
+/// With `VERGER_PARENT_PID` set (test harnesses set it), the kernel ends this process when the
+/// thread that started it exits (`PR_SET_PDEATHSIG`), so that no scheduler or executor outlives
+/// a killed test run. A parent already gone before the request was made is caught by comparing
+/// the parent's pid with the one the harness gave.
 fn exit_with_parent() {
-    let Some(pid) = std::env::var("VERGER_PARENT_PID").ok().and_then(|p| p.parse::<u32>().ok()) else {
+    let Some(pid) = std::env::var("VERGER_PARENT_PID").ok().and_then(|p| p.parse::<libc::pid_t>().ok()) else {
         return;
     };
-    let parent = PathBuf::from(format!("/proc/{pid}"));
-    std::thread::spawn(move || {
-        while parent.exists() {
-            std::thread::sleep(std::time::Duration::from_millis(500));
-        }
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and touches no memory of ours.
+    let requested = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
+    if requested != 0 {
+        log::warn!("could not ask to end with parent process {pid}: {}", std::io::Error::last_os_error());
+    }
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } != pid {
         log::warn!("parent process {pid} is gone: exiting");
         std::process::exit(1);
-    });
+    }
 }
 
 fn parse_host_port(text: &str) -> datafusion::error::Result<(String, u16)> {

@@ -1,3 +1,9 @@
+//! verger's codecs on a cluster: each crate's codec for its own nodes, composed, in front of
+//! Ballista's (shuffle readers and writers, DataFusion's file formats…).
+//!
+//! What verger's composition wrote starts with [`VERGER_TAG`]; anything else is Ballista's, as
+//! Ballista itself wrote it, so that Ballista's own paths read it unchanged.
+
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
@@ -8,37 +14,62 @@ use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Extension, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
-use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use std::sync::Arc;
-use verger_binaryfile::{BinaryFileScanExec, BinaryFileTable, codec};
-use verger_ml::one_liner::codec as one_liner_codec;
-use verger_parquet::codec as parquet_codec;
+use verger_binaryfile::BinaryFileCodec;
+use verger_codec::{ComposedLogicalCodec, is_not_mine};
+use verger_ml::one_liner::OneLinerCodec;
+use verger_parquet::ParquetOutputCodec;
 
-/// Logical codec of verger's sources and plan nodes; everything else goes to Ballista's codec.
-#[derive(Debug, Default)]
+/// Marks an encoding by verger's composed codecs.
+pub const VERGER_TAG: &[u8] = b"verger\0";
+
+/// Every crate's codec, in a fixed order (it is part of the encoding: append new ones).
+fn logical_codecs() -> ComposedLogicalCodec {
+    ComposedLogicalCodec::new(vec![Arc::new(BinaryFileCodec), Arc::new(OneLinerCodec), Arc::new(ParquetOutputCodec)])
+}
+
+fn physical_codecs() -> ComposedPhysicalExtensionCodec {
+    ComposedPhysicalExtensionCodec::new(vec![Arc::new(BinaryFileCodec), Arc::new(OneLinerCodec), Arc::new(ParquetOutputCodec)])
+}
+
+/// verger's encoding of a node, tagged; `None` when no verger codec has it.
+fn encode_tagged(buf: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Option<Result<()>> {
+    let mut body = Vec::new();
+    match encode(&mut body) {
+        Ok(()) => {
+            buf.extend_from_slice(VERGER_TAG);
+            buf.extend_from_slice(&body);
+            Some(Ok(()))
+        }
+        Err(error) if is_not_mine(&error) => None,
+        Err(error) => Some(Err(error)),
+    }
+}
+
+/// Logical codec of verger's tables and plan nodes; everything else goes to Ballista's codec.
+#[derive(Debug)]
 pub struct VergerLogicalCodec {
+    verger: ComposedLogicalCodec,
     ballista: BallistaLogicalExtensionCodec,
+}
+
+impl Default for VergerLogicalCodec {
+    fn default() -> Self {
+        Self { verger: logical_codecs(), ballista: BallistaLogicalExtensionCodec::default() }
+    }
 }
 
 impl LogicalExtensionCodec for VergerLogicalCodec {
     fn try_decode(&self, buf: &[u8], inputs: &[LogicalPlan], ctx: &TaskContext) -> Result<Extension> {
-        if let Some(node) = one_liner_codec::decode_logical(buf, inputs) {
-            return node;
+        match buf.strip_prefix(VERGER_TAG) {
+            Some(body) => self.verger.try_decode(body, inputs, ctx),
+            None => self.ballista.try_decode(buf, inputs, ctx),
         }
-        if let Some(node) = parquet_codec::decode_logical(buf, inputs) {
-            return node;
-        }
-        self.ballista.try_decode(buf, inputs, ctx)
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
-        if let Some(encoded) = one_liner_codec::encode_logical(node, buf) {
-            return encoded;
-        }
-        if let Some(encoded) = parquet_codec::encode_logical(node, buf) {
-            return encoded;
-        }
-        self.ballista.try_encode(node, buf)
+        encode_tagged(buf, |body| self.verger.try_encode(node, body)).unwrap_or_else(|| self.ballista.try_encode(node, buf))
     }
 
     fn try_decode_table_provider(
@@ -48,18 +79,15 @@ impl LogicalExtensionCodec for VergerLogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
-        // Tagged encodings are tried first: Ballista's codec would try any bytes.
-        if let Some(table) = codec::decode_table(buf) {
-            return Ok(Arc::new(table?));
+        match buf.strip_prefix(VERGER_TAG) {
+            Some(body) => self.verger.try_decode_table_provider(body, table_ref, schema, ctx),
+            None => self.ballista.try_decode_table_provider(buf, table_ref, schema, ctx),
         }
-        self.ballista.try_decode_table_provider(buf, table_ref, schema, ctx)
     }
 
     fn try_encode_table_provider(&self, table_ref: &TableReference, node: Arc<dyn TableProvider>, buf: &mut Vec<u8>) -> Result<()> {
-        if let Some(table) = node.downcast_ref::<BinaryFileTable>() {
-            return codec::encode_table(table, buf);
-        }
-        self.ballista.try_encode_table_provider(table_ref, node, buf)
+        encode_tagged(buf, |body| self.verger.try_encode_table_provider(table_ref, Arc::clone(&node), body))
+            .unwrap_or_else(|| self.ballista.try_encode_table_provider(table_ref, node, buf))
     }
 
     fn try_decode_file_format(&self, buf: &[u8], ctx: &TaskContext) -> Result<Arc<dyn FileFormatFactory>> {
@@ -72,9 +100,16 @@ impl LogicalExtensionCodec for VergerLogicalCodec {
 }
 
 /// Physical codec of verger's execution plans; everything else goes to Ballista's codec.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct VergerPhysicalCodec {
+    verger: ComposedPhysicalExtensionCodec,
     ballista: BallistaPhysicalExtensionCodec,
+}
+
+impl Default for VergerPhysicalCodec {
+    fn default() -> Self {
+        Self { verger: physical_codecs(), ballista: BallistaPhysicalExtensionCodec::default() }
+    }
 }
 
 impl PhysicalExtensionCodec for VergerPhysicalCodec {
@@ -85,16 +120,10 @@ impl PhysicalExtensionCodec for VergerPhysicalCodec {
         ctx: &TaskContext,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if let Some(scan) = codec::decode_scan(buf, inputs) {
-            return Ok(Arc::new(scan?));
+        match buf.strip_prefix(VERGER_TAG) {
+            Some(body) => self.verger.try_decode(body, inputs, ctx, proto_converter),
+            None => self.ballista.try_decode(buf, inputs, ctx, proto_converter),
         }
-        if let Some(plan) = one_liner_codec::decode_physical(buf, inputs) {
-            return plan;
-        }
-        if let Some(plan) = parquet_codec::decode_physical(buf, inputs) {
-            return plan;
-        }
-        self.ballista.try_decode(buf, inputs, ctx, proto_converter)
     }
 
     fn try_encode(
@@ -103,15 +132,7 @@ impl PhysicalExtensionCodec for VergerPhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
-        if let Some(scan) = node.downcast_ref::<BinaryFileScanExec>() {
-            return codec::encode_scan(scan, buf);
-        }
-        if let Some(encoded) = one_liner_codec::encode_physical(&node, buf) {
-            return encoded;
-        }
-        if let Some(encoded) = parquet_codec::encode_physical(&node, buf) {
-            return encoded;
-        }
-        self.ballista.try_encode(node, buf, proto_converter)
+        encode_tagged(buf, |body| self.verger.try_encode(Arc::clone(&node), body, proto_converter))
+            .unwrap_or_else(|| self.ballista.try_encode(node, buf, proto_converter))
     }
 }

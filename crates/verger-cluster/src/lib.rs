@@ -13,7 +13,7 @@
 mod codec;
 mod process;
 
-pub use codec::{VergerLogicalCodec, VergerPhysicalCodec};
+pub use codec::{VERGER_TAG, VergerLogicalCodec, VergerPhysicalCodec};
 pub use process::{
     ExecutorOptions, SchedulerOptions, executor_config, remote_context, run_executor, run_scheduler, scheduler_config,
     verger_ballista_config,

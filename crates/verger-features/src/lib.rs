@@ -17,6 +17,7 @@ mod error;
 mod functions;
 mod io;
 mod model;
+mod onnx_graph;
 mod path_rule;
 mod pool;
 mod read_ahead_rule;

@@ -17,6 +17,7 @@
 pub mod codec;
 mod commit;
 mod error;
+mod extension_codec;
 mod layout;
 mod node;
 mod options;
@@ -26,6 +27,7 @@ mod writer;
 
 pub use commit::{CommittedFile, Manifest, ParquetCommitExec, read_manifest};
 pub use error::OutputError;
+pub use extension_codec::ParquetOutputCodec;
 pub use layout::{MANIFEST_NAME, SUCCESS_MARKER, TEMPORARY_DIR};
 pub use node::{COMMITTED_WRITE_RULE_NAME, CommittedWrite, CommittedWriteRule, summary_schema};
 pub use options::{SaveMode, WriteOptions};

@@ -4,6 +4,7 @@ use super::common::{DOC_SECTION, ImageArgs, SessionSnapshot, coerce_image_args, 
 use crate::batch::{Wanted, run_images};
 use crate::io::run_blocking;
 use crate::model::{load_model, preload};
+use crate::onnx_graph::declared_features_dim;
 use crate::spec::resolve_model;
 use datafusion::arrow::array::{ArrayRef, FixedSizeListArray, Float32Array};
 use datafusion::arrow::buffer::NullBuffer;
@@ -95,17 +96,11 @@ impl ScalarUDFImpl for ImageFeatures {
         let model = planned_model(NAME, args.scalar_arguments, &self.session.verger.default_model)?;
         let spec = resolve_model(&model, &self.session.verger, &self.session.options)?;
         preload(&spec, &self.session.options);
+        // Declared by the registration or descriptor, else read from the graph's signature:
+        // planning never starts ONNX Runtime (clients and schedulers do not run models).
         let dim = match spec.features_dim {
             Some(dim) => dim,
-            // Not declared: the model itself says (it is loaded once per process anyway).
-            None => match load_model(&spec, &self.session.options)?.features.as_ref() {
-                Some((_, dim)) if *dim > 0 => *dim,
-                _ => {
-                    return datafusion::common::plan_err!(
-                        "{NAME}: the length of model '{model}''s features is unknown; SET verger.model.{model}.features_dim"
-                    );
-                }
-            },
+            None => declared_features_dim(&spec, &self.session.options)?,
         };
         Ok(Arc::new(Field::new(NAME, vector_type(dim), true)))
     }
@@ -137,5 +132,36 @@ impl ScalarUDFImpl for ImageFeatures {
 
     fn documentation(&self) -> Option<&Documentation> {
         Some(&DOCUMENTATION)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::is_model_loaded;
+    use datafusion::common::ScalarValue;
+    use datafusion::config::ExtensionOptions;
+    use verger_config::VergerConfig;
+
+    /// A client or scheduler plans `image_features` over a bare `.onnx` file (no descriptor,
+    /// no features_dim): the width comes from the graph's signature and no model is loaded.
+    #[test]
+    fn planning_a_bare_onnx_model_reads_its_width_without_loading_it() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let default = resolve_model(verger_config::DEFAULT_MODEL, &VergerConfig::default(), &ConfigOptions::new())?;
+        let mut verger = VergerConfig::default();
+        verger.set("model.bare_planning.uri", &default.model_uri)?;
+        let mut options = ConfigOptions::new();
+        options.extensions.insert(verger.clone());
+        let function = ImageFeatures::default().with_updated_config(&options).ok_or("no function")?;
+
+        let fields = [Arc::new(Field::new("content", DataType::Binary, true)), Arc::new(Field::new("model", DataType::Utf8, false))];
+        let model = ScalarValue::Utf8(Some("bare_planning".to_owned()));
+        let field = function.return_field_from_args(ReturnFieldArgs { arg_fields: &fields, scalar_arguments: &[None, Some(&model)] })?;
+        assert_eq!(field.data_type(), &vector_type(1280));
+
+        let spec = resolve_model("bare_planning", &verger, &options)?;
+        assert_eq!(spec.features_dim, None, "nothing declares the width");
+        assert!(!is_model_loaded(&spec), "planning loaded the model into ONNX Runtime");
+        Ok(())
     }
 }
