@@ -1,5 +1,5 @@
 -- The Fruits! job, second step: CNN features of every photo, as the seeds' pandas UDF computes
--- with MobileNetV2 — here EfficientNet-Lite0 (ImageNet weights, 1280 features, shared/model.md)
+-- with MobileNetV2 — here EfficientNet-Lite0 (ImageNet weights, 1280 features; README.md, "The default model")
 -- run by ONNX Runtime inside verger. The "what is this?" column is the model's ImageNet guess.
 --
 -- Run: verger sql -f sql/fruits_features.sql --var input=s3://bucket/fruits/   (or a local directory)

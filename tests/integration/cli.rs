@@ -6,7 +6,9 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 fn verger(args: &[&str]) -> Output {
-    Command::new(VERGER).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{VERGER}: {e}"))
+    // HOME is the test's own: nothing a command writes there reaches the user's.
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    Command::new(VERGER).args(args).env("HOME", home.path()).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{VERGER}: {e}"))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -69,8 +71,11 @@ fn errors_are_clear_and_exit_non_zero() {
 
 #[test]
 fn the_shell_reads_statements_across_lines() {
+    // The shell keeps its history in $HOME: a test must never write into the user's.
+    let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut child = Command::new(VERGER)
         .args(["sql", "--format", "csv"])
+        .env("HOME", home.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -84,6 +89,8 @@ fn the_shell_reads_statements_across_lines() {
     assert!(text(&out.stdout).contains("answer\n42\n"), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("Error: "), "an error is reported and the shell goes on");
     assert!(text(&out.stdout).contains("still here"), "{}", text(&out.stdout));
+    let history = std::fs::read_to_string(home.path().join(".verger_history")).unwrap_or_default();
+    assert!(history.contains("SELECT 'still here' AS s;"), "the history is kept in HOME: {history:?}");
 }
 
 #[test]
@@ -100,4 +107,32 @@ fn gen_images_is_deterministic_and_fruits_360_like() {
     }
     let out = verger(&["gen-images", "--out", &a.path().display().to_string(), "--labels", "0"]);
     assert!(!out.status.success() && text(&out.stderr).contains("--labels must be at least 1"));
+}
+
+/// An image that cannot be read fails the query with the same message embedded and on a
+/// cluster — the file, the reason, the hint — printed once.
+#[test]
+fn a_failed_query_reads_the_same_embedded_and_on_a_cluster() {
+    let images = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(images.path().join("Apple")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(images.path().join("Apple").join("broken.jpg"), b"\xff\xd8\xff\xe0 not really a JPEG").unwrap_or_else(|e| panic!("{e}"));
+    let sql = format!(
+        "CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION '{}' OPTIONS ('recursiveFileLookup' 'true'); \
+         SELECT path, image_features(content) AS f FROM images",
+        images.path().display()
+    );
+    let embedded = verger(&["sql", "-q", "-c", &sql]);
+    let cluster = crate::support::cluster::Cluster::start(2, &[]);
+    let remote = verger(&["sql", "-q", "--cluster", &cluster.url(), "-c", &sql]);
+    let (embedded, remote) = (text(&embedded.stderr), text(&remote.stderr));
+    assert!(embedded.contains("broken.jpg"), "{embedded}");
+    assert_eq!(remote, embedded, "the cluster's error reads as the embedded one");
+    assert_eq!(remote.matches("broken.jpg").count(), embedded.matches("broken.jpg").count());
+    assert_eq!(remote.lines().filter(|l| l.starts_with("Error: ")).count(), 1, "printed once: {remote}");
+
+    // A scheduler that is not there, and a port that is not a scheduler's.
+    let free = crate::support::free_port();
+    let down = text(&verger(&["sql", "-q", "--cluster", &format!("df://127.0.0.1:{free}"), "-c", "SELECT 1"]).stderr);
+    assert!(down.contains(&format!("no verger scheduler answers at df://127.0.0.1:{free}")), "{down}");
+    assert!(!down.contains("tonic"), "{down}");
 }

@@ -1,6 +1,7 @@
 //! The `verger` command.
 
 mod allocator;
+mod errors;
 mod logging;
 mod output;
 mod progress;
@@ -21,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run SQL: statements from -c and -f in order, or an interactive shell when neither is given.
+    /// Run SQL: the -f files, then the -c statements, or an interactive shell when neither is given.
     Sql(sql::SqlArgs),
     /// Run a Ballista scheduler with verger's sources and functions.
     Scheduler {
@@ -101,7 +102,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let server = matches!(cli.command, Command::Scheduler { .. } | Command::Executor { .. });
-    logging::init(if server { "info" } else { "warn" });
+    // A client prints a failed job's error itself: Ballista's log line of it would say it twice.
+    logging::init(if server { "info" } else { "warn,ballista_core::execution_plans::distributed_query=off" });
     // After the logger, so that a refusal can be logged; before any thread starts.
     allocator::tune();
     // Before any thread starts: ONNX Runtime reads it when it loads (see the function).
@@ -128,7 +130,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("Error: {}", verger_storage::redact(&error.to_string()));
+            eprintln!("Error: {}", errors::user_message(&error));
             ExitCode::FAILURE
         }
     }

@@ -34,7 +34,7 @@ pub async fn run(ctx: &SessionContext, options: &RunOptions) -> Result<ExitCode>
                     let statement = std::mem::take(&mut buffer);
                     let _ = editor.add_history_entry(statement.trim());
                     if let Err(error) = run_statements(ctx, &statement, options).await {
-                        eprintln!("Error: {}", verger_storage::redact(&error.to_string()));
+                        eprintln!("Error: {}", crate::errors::user_message(&error));
                     }
                 }
             }

@@ -74,7 +74,10 @@ fn substitute(sql: &str, variables: &[(String, String)]) -> Result<String> {
 pub async fn run(args: SqlArgs) -> Result<ExitCode> {
     let progress = Arc::new(ScanProgress::default());
     let ctx = match &args.cluster {
-        Some(url) => verger_cluster::remote_context(url).await?,
+        Some(url) => {
+            crate::errors::set_cluster(url);
+            verger_cluster::remote_context(url).await?
+        }
         None => verger::session_context_with_config(verger::session_config().with_extension(Arc::clone(&progress)))?,
     };
     {
