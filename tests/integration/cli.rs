@@ -136,3 +136,37 @@ fn a_failed_query_reads_the_same_embedded_and_on_a_cluster() {
     assert!(down.contains(&format!("no verger scheduler answers at df://127.0.0.1:{free}")), "{down}");
     assert!(!down.contains("tonic"), "{down}");
 }
+
+/// An executor stopped with SIGTERM leaves no shuffle file behind.
+#[test]
+fn an_executor_stopped_with_sigterm_removes_its_shuffle_files() {
+    let images = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    verger_imagegen::generate(images.path(), 3, 4, 0).unwrap_or_else(|e| panic!("{e}"));
+    let mut cluster = crate::support::cluster::Cluster::start(2, &[]);
+    let sql = format!(
+        "CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION '{}' OPTIONS ('recursiveFileLookup' 'true'); \
+         SELECT element_at(split(path, '/'), -2) AS label, count(*) AS n, sum(length) AS bytes FROM images GROUP BY 1 ORDER BY 1",
+        images.path().display()
+    );
+    let out = verger(&["sql", "-q", "--format", "csv", "--cluster", &cluster.url(), "-c", &sql]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 4, "{}", text(&out.stdout));
+    let files = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.path().is_dir() { pending.push(entry.path()) } else { found.push(entry.path()) }
+            }
+        }
+        found
+    };
+    let written: usize = (0..2).map(|i| files(&cluster.work_dir(i)).len()).sum();
+    assert!(written > 0, "the query shuffled through the executors' work directories");
+    for index in 0..2 {
+        let status = cluster.terminate(&format!("executor-{index}"));
+        assert!(status.is_some(), "executor-{index} did not stop on SIGTERM:\n{}", cluster.all_logs());
+        let left = files(&cluster.work_dir(index));
+        assert!(left.is_empty(), "executor-{index} left {left:?}");
+    }
+}

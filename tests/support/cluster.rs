@@ -114,6 +114,27 @@ impl Cluster {
         self.processes.iter().filter_map(|(name, child)| Some((name.clone(), resident_high_water(child.id())?))).collect()
     }
 
+    /// The shuffle directory of executor `index`.
+    pub fn work_dir(&self, index: usize) -> PathBuf {
+        self.logs.path().join(format!("work-{index}"))
+    }
+
+    /// Stops one process as a service manager does (SIGTERM) and waits for it to exit.
+    pub fn terminate(&mut self, name: &str) -> Option<std::process::ExitStatus> {
+        let (_, child) = self.processes.iter_mut().find(|(n, _)| n == name)?;
+        let pid = libc::pid_t::try_from(child.id()).ok()?;
+        // SAFETY: kill with a pid of our own child and a plain signal number.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Kills one process now (to simulate a crash).
     pub fn kill(&mut self, name: &str) {
         if let Some((_, child)) = self.processes.iter_mut().find(|(n, _)| n == name) {

@@ -59,9 +59,18 @@ enum Command {
         /// Task slots (default: number of cores).
         #[arg(long)]
         vcores: Option<usize>,
-        /// Directory for shuffle files.
+        /// Directory for shuffle files (default: a temporary one). The executor removes what it
+        /// wrote there when it stops with SIGTERM or Ctrl-C.
         #[arg(long)]
         work_dir: Option<String>,
+        /// Memory this executor's queries may use, e.g. 4GiB, 512MiB or bytes (default: 70 % of
+        /// the host's memory divided by --executors-per-host).
+        #[arg(long, value_parser = parse_size)]
+        memory: Option<usize>,
+        /// Executors sharing this host, for the default --memory: with two executors on one
+        /// host, say 2, or both claim 70 % of its memory.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        executors_per_host: u16,
         /// Seconds between heartbeats to the scheduler.
         #[arg(long, default_value_t = 5)]
         heartbeat_seconds: u64,
@@ -143,7 +152,18 @@ async fn run(command: Command) -> datafusion::error::Result<ExitCode> {
             verger_cluster::run_scheduler(&SchedulerOptions { bind_host, port, external_host, executor_timeout_seconds }).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Executor { bind_host, external_host, port, grpc_port, scheduler, vcores, work_dir, heartbeat_seconds } => {
+        Command::Executor {
+            bind_host,
+            external_host,
+            port,
+            grpc_port,
+            scheduler,
+            vcores,
+            work_dir,
+            memory,
+            executors_per_host,
+            heartbeat_seconds,
+        } => {
             let (scheduler_host, scheduler_port) = parse_host_port(&scheduler)?;
             let options = ExecutorOptions {
                 bind_host,
@@ -154,6 +174,8 @@ async fn run(command: Command) -> datafusion::error::Result<ExitCode> {
                 scheduler_port,
                 vcores,
                 work_dir,
+                memory_bytes: memory,
+                executors_per_host: usize::from(executors_per_host),
                 heartbeat_seconds,
             };
             verger_cluster::run_executor(&options).await?;
@@ -226,6 +248,25 @@ fn exit_with_parent() {
     if unsafe { libc::getppid() } != pid {
         log::warn!("parent process {pid} is gone: exiting");
         std::process::exit(1);
+    }
+}
+
+/// `4GiB`, `512MiB`, `64KiB`, `4GB`, or a number of bytes.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0_f64.powi(4),
+        other => return Err(format!("unknown unit '{other}' in '{text}': use B, KiB, MiB, GiB or TiB")),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n > 0.0 && (n * scale) < usize::MAX as f64 => Ok((n * scale) as usize),
+        _ => Err(format!("'{text}' is not a size such as 4GiB or 512MiB")),
     }
 }
 

@@ -92,8 +92,14 @@ pub struct ExecutorOptions {
     pub scheduler_port: u16,
     /// Task slots; the number of cores when unset.
     pub vcores: Option<usize>,
-    /// Directory for shuffle files; a temporary one when unset.
+    /// Directory for shuffle files; a temporary one when unset. The executor removes the job
+    /// directories it wrote there when it stops (SIGTERM, Ctrl-C), and a temporary one whole.
     pub work_dir: Option<String>,
+    /// Bytes of memory this executor's queries may use; when unset, 70 % of the host's memory
+    /// divided by `executors_per_host`.
+    pub memory_bytes: Option<usize>,
+    /// How many executors share this host (for the default memory pool).
+    pub executors_per_host: usize,
     /// Seconds between heartbeats to the scheduler.
     pub heartbeat_seconds: u64,
 }
@@ -116,6 +122,10 @@ pub fn executor_config(options: &ExecutorOptions) -> Result<ExecutorProcessConfi
         scheduler_connect_timeout_seconds: 60,
         vcores: options.vcores.unwrap_or(defaults.vcores),
         work_dir: options.work_dir.clone(),
+        memory_pool_size: options.memory_bytes.map(|bytes| bytes as u64),
+        memory_pool_fraction: DEFAULT_MEMORY_SHARE / options.executors_per_host.max(1) as f64,
+        // Removes old jobs' shuffle files every 10 minutes, and all of them at shutdown.
+        job_data_clean_up_interval_seconds: SHUFFLE_CLEAN_UP_SECONDS,
         executor_heartbeat_interval_seconds: options.heartbeat_seconds,
         print_thread_info: false,
         override_config_producer: Some(Arc::new(verger_ballista_config)),
@@ -129,8 +139,34 @@ pub fn executor_config(options: &ExecutorOptions) -> Result<ExecutorProcessConfi
     })
 }
 
-/// Runs an executor until the process is stopped.
+/// The share of the host's memory the executors of one host use together by default.
+const DEFAULT_MEMORY_SHARE: f64 = 0.7;
+/// Seconds between sweeps of finished jobs' shuffle files.
+const SHUFFLE_CLEAN_UP_SECONDS: u64 = 600;
+
+/// Runs an executor until the process is stopped. Without a work directory it uses a fresh
+/// temporary one, removed when the executor stops (Ballista's own would be deleted at once and
+/// then re-created by the first shuffle, and left behind).
 pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
-    let config = executor_config(options)?;
-    start_executor_process(Arc::new(config)).await.map_err(ballista_error)
+    let temporary = match &options.work_dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("verger-executor-")
+                .tempdir()
+                .map_err(|e| DataFusionError::Configuration(format!("cannot create the executor's work directory: {e}")))?,
+        ),
+    };
+    let mut options = options.clone();
+    if let Some(dir) = &temporary {
+        options.work_dir = Some(dir.path().display().to_string());
+    }
+    let config = executor_config(&options)?;
+    let stopped = start_executor_process(Arc::new(config)).await.map_err(ballista_error);
+    if let Some(dir) = temporary
+        && let Err(e) = dir.close()
+    {
+        log::warn!("could not remove the executor's work directory: {e}");
+    }
+    stopped
 }
