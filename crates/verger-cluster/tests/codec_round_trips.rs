@@ -30,7 +30,9 @@ fn pipeline_sql(output: &str) -> String {
 async fn session_with_images() -> Result<(SessionContext, tempfile::TempDir)> {
     let dir = tempfile::tempdir().map_err(external)?;
     verger_imagegen::generate(dir.path(), 2, 2, 0).map_err(external)?;
-    let ctx = verger::session_context()?;
+    // A client's or scheduler's session: it plans, it never loads a model (an embedded one would
+    // preload it, and the test process could exit in the middle of that load).
+    let ctx = SessionContext::new_with_state(verger::session_state_builder(verger::session_config())?.build());
     ctx.sql(&format!(
         "CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION '{}' OPTIONS ('recursiveFileLookup' 'true')",
         dir.path().display()
