@@ -10,4 +10,5 @@ mod features;
 mod ml;
 mod pipeline;
 mod s3;
+mod s3_settings;
 mod scan;

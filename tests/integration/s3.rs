@@ -8,7 +8,9 @@ use datafusion::prelude::SessionContext;
 
 const BUCKET: &str = "fruits-eu";
 
-async fn bucket_with_images() -> (Moto, tempfile::TempDir) {
+/// moto with bucket `fruits-eu`: 13 images under `fruits/` (3 labels of 4, one in `Café #1 %20`)
+/// and one hidden under `fruits/_temporary/`.
+pub async fn bucket_with_images() -> (Moto, tempfile::TempDir) {
     let moto = Moto::start();
     moto.create_bucket(BUCKET);
     let images = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -17,7 +17,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts a scheduler and `executors` executors of 2 task slots; `env` is added to their
-    /// environment.
+    /// environment, which has no `AWS_*` variable but those of `env`.
     pub fn start(executors: usize, env: &[(&str, &str)]) -> Cluster {
         Cluster::start_with_slots(executors, 2, env)
     }
@@ -74,6 +74,12 @@ impl Cluster {
             .stderr(err)
             .env("RUST_LOG", "info")
             .env("VERGER_PARENT_PID", std::process::id().to_string());
+        // S3 configuration comes from `env` only, never from the test's own environment.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("AWS_") {
+                command.env_remove(key);
+            }
+        }
         for (key, value) in env {
             command.env(key, value);
         }

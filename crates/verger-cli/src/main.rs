@@ -93,6 +93,10 @@ enum Command {
         /// Read when the output has it: the share of variance the PCA kept.
         #[arg(long, default_value = "explained_variance")]
         explained_column: String,
+        /// A setting for reading the output and writing the plot, as key=value (e.g.
+        /// s3.endpoint=http://127.0.0.1:9000), as in `verger sql`. Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
     },
     /// Write deterministic Fruits-360-like test images: OUT/<label>/<i>_100.jpg.
     GenImages {
@@ -181,14 +185,16 @@ async fn run(command: Command) -> datafusion::error::Result<ExitCode> {
             verger_cluster::run_executor(&options).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { output, plot, no_plot, label_column, features_column, explained_column } => {
+        Command::Report { output, plot, no_plot, label_column, features_column, explained_column, settings } => {
             let plot = match (no_plot, plot) {
                 (true, _) => verger_report::PlotTarget::None,
                 (false, Some(path)) => verger_report::PlotTarget::At(path),
                 (false, None) => verger_report::PlotTarget::Beside,
             };
             let options = verger_report::ReportOptions { label_column, features_column, explained_column, plot };
-            let summary = verger_report::report(&verger::session_context()?, &output, &options).await?;
+            let ctx = verger::session_context()?;
+            sql::apply_settings(&ctx, &settings)?;
+            let summary = verger_report::report(&ctx, &output, &options).await?;
             print!("{summary}");
             Ok(ExitCode::SUCCESS)
         }

@@ -50,6 +50,17 @@ fn split_pair<'a>(text: &'a str, what: &str) -> Result<(&'a str, &'a str)> {
         .ok_or_else(|| DataFusionError::Configuration(format!("{what} must look like NAME=VALUE, got '{text}'")))
 }
 
+/// Applies `--set KEY=VALUE` settings to the session of `ctx`.
+pub fn apply_settings(ctx: &SessionContext, settings: &[String]) -> Result<()> {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    for setting in settings {
+        let (key, value) = split_pair(setting, "--set")?;
+        state.config_mut().options_mut().set(key, value)?;
+    }
+    Ok(())
+}
+
 /// Replaces `${NAME}` by its value; an unknown `${NAME}` is an error.
 fn substitute(sql: &str, variables: &[(String, String)]) -> Result<String> {
     let mut out = String::with_capacity(sql.len());
@@ -80,14 +91,7 @@ pub async fn run(args: SqlArgs) -> Result<ExitCode> {
         }
         None => verger::session_context_with_config(verger::session_config().with_extension(Arc::clone(&progress)))?,
     };
-    {
-        let state = ctx.state_ref();
-        let mut state = state.write();
-        for setting in &args.settings {
-            let (key, value) = split_pair(setting, "--set")?;
-            state.config_mut().options_mut().set(key, value)?;
-        }
-    }
+    apply_settings(&ctx, &args.settings)?;
     let variables =
         args.variables.iter().map(|v| split_pair(v, "--var").map(|(k, v)| (k.to_owned(), v.to_owned()))).collect::<Result<Vec<_>>>()?;
     let options = RunOptions { format: args.format, quiet: args.quiet, progress: args.cluster.is_none().then_some(progress) };

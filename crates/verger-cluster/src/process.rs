@@ -22,9 +22,16 @@ pub fn verger_ballista_config() -> SessionConfig {
 }
 
 /// A client session whose queries run on the Ballista scheduler at `url` (`df://host:port`).
+///
+/// The client lists files and infers schemas while it plans, so its object stores follow the
+/// context's own `s3.*` settings, as an embedded session's do; the settings then travel
+/// with each query to the scheduler and the executors.
 pub async fn remote_context(url: &str) -> Result<SessionContext> {
-    let state = verger::session_state_builder(verger_ballista_config())?.build();
+    let config = verger_ballista_config();
+    let registry = Arc::new(VergerObjectStoreRegistry::for_settings(config.options()));
+    let state = verger::session_state_builder_with_registry(config, Arc::clone(&registry))?.build();
     let ctx = SessionContext::remote_with_state(url, state).await?;
+    registry.follow_session(&ctx)?;
     // Ballista replaces the function list when it upgrades a state for remote use: register
     // verger's functions again on the finished context.
     verger::register_all(&ctx)?;
@@ -61,6 +68,8 @@ pub fn scheduler_config(options: &SchedulerOptions) -> SchedulerConfig {
         ..SchedulerConfig::default()
     }
     .with_override_config_producer(Arc::new(verger_ballista_config))
+    // Ballista builds a state per job from the job's settings: its object stores (which list
+    // the files) use that job's `s3.*` settings.
     .with_override_session_builder(Arc::new(|config: SessionConfig| Ok(verger::session_state_builder(config)?.build())));
     config.override_logical_codec = Some(Arc::new(VergerLogicalCodec::default()));
     config.override_physical_codec = Some(Arc::new(VergerPhysicalCodec::default()));
@@ -129,9 +138,17 @@ pub fn executor_config(options: &ExecutorOptions) -> Result<ExecutorProcessConfi
         executor_heartbeat_interval_seconds: options.heartbeat_seconds,
         print_thread_info: false,
         override_config_producer: Some(Arc::new(verger_ballista_config)),
-        override_runtime_producer: Some(Arc::new(|_config: &SessionConfig| {
-            RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(VergerObjectStoreRegistry::new())).build_arc()
+        // Each task's runtime reads S3 with the task's own `s3.*` settings, those of the
+        // client's session when it submitted the query.
+        override_runtime_producer: Some(Arc::new(|config: &SessionConfig| {
+            RuntimeEnvBuilder::new()
+                .with_object_store_registry(Arc::new(VergerObjectStoreRegistry::for_settings(config.options())))
+                .build_arc()
         })),
+        // Ballista would otherwise build that runtime once per session and keep it for the
+        // session's later queries, with the settings of its first. The stores themselves stay
+        // shared, cached by bucket and settings (verger-storage).
+        session_runtime_cache_capacity: 0,
         override_function_registry: Some(Arc::new(BallistaFunctionRegistry::from(&state))),
         override_logical_codec: Some(Arc::new(VergerLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(VergerPhysicalCodec::default())),

@@ -5,6 +5,8 @@
 //! and [`object_store_for`] returns the store for it, configured from the session's `s3.*`
 //! settings ([`S3Options`]), then the process environment (`AWS_*` variables), then an AWS
 //! profile file, then the instance role — the standard AWS credential order.
+//! [`VergerObjectStoreRegistry`] serves DataFusion's own readers and writers (Parquet, CSV,
+//! JSON, `COPY`) the same stores, for the settings of the session it belongs to.
 //!
 //! Secrets set anywhere ([`Secret`]) are remembered so that [`redact`] can blank them out of
 //! any text before it reaches a log or an error message.

@@ -151,8 +151,21 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
 /// A `SessionStateBuilder` with verger's settings `config`, object stores, functions, table
 /// formats and plan rules (analyzer rules, and the physical rule that keeps the inference
 /// threads fed): the base of every verger session, embedded or in a cluster.
+///
+/// Its object stores use the `s3.*` settings of `config`, fixed: right for a state built for
+/// one query, as a scheduler builds one per job. A context that lives across `SET`s is built
+/// with [`session_state_builder_with_registry`] and follows its own settings (as
+/// [`session_context_with_config`] does).
 pub fn session_state_builder(config: SessionConfig) -> Result<SessionStateBuilder> {
-    let runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(VergerObjectStoreRegistry::new())).build_arc()?;
+    let registry = Arc::new(VergerObjectStoreRegistry::for_settings(config.options()));
+    session_state_builder_with_registry(config, registry)
+}
+
+/// [`session_state_builder`] whose object stores come from `registry`; once the context is
+/// made, `registry.follow_session(&ctx)` makes every reader and writer of that context use
+/// the `s3.*` settings it has at the time.
+pub fn session_state_builder_with_registry(config: SessionConfig, registry: Arc<VergerObjectStoreRegistry>) -> Result<SessionStateBuilder> {
+    let runtime = RuntimeEnvBuilder::new().with_object_store_registry(registry).build_arc()?;
     let mut builder = SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
     let mut rules = datafusion::optimizer::Analyzer::new().rules;
     rules.insert(0, Arc::new(ImagePathRule));
@@ -197,9 +210,15 @@ pub fn session_context() -> Result<SessionContext> {
 /// An embedded session runs what it plans, so this also makes the process load a query's
 /// models while the query is planned ([`verger_features::preload_when_planning`]); call
 /// [`verger_features::wait_for_preloads`] before the process exits.
+///
+/// Every reader and writer of the context — binaryFile, Parquet, CSV and JSON tables,
+/// `read_parquet`, `COPY` — uses the `s3.*` settings the context has when it runs.
 pub fn session_context_with_config(config: SessionConfig) -> Result<SessionContext> {
     verger_features::preload_when_planning(true);
-    Ok(SessionContext::new_with_state(session_state_builder(config)?.build()))
+    let registry = Arc::new(VergerObjectStoreRegistry::for_settings(config.options()));
+    let ctx = SessionContext::new_with_state(session_state_builder_with_registry(config, Arc::clone(&registry))?.build());
+    registry.follow_session(&ctx)?;
+    Ok(ctx)
 }
 
 /// Reading binary files from a `SessionContext`, as `spark.read.format("binaryFile")` does.
