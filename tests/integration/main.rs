@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod cluster;
+mod commit;
 mod features;
 mod ml;
 mod pipeline;

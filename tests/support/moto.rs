@@ -143,6 +143,17 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     pub fn start(moto: &Moto, period: u32) -> FaultProxy {
+        Self::spawn(moto, period, None)
+    }
+
+    /// A proxy that injects no periodic fault, only `rule` (`<action>:<skip>:<regex>`, see
+    /// the script): `fail` answers 403 to every match after the first `skip`, `stall` holds
+    /// the next one unanswered.
+    pub fn with_rule(moto: &Moto, rule: &str) -> FaultProxy {
+        Self::spawn(moto, 0, Some(rule))
+    }
+
+    fn spawn(moto: &Moto, period: u32, rule: Option<&str>) -> FaultProxy {
         let port = free_port();
         let stats = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("stats file: {e}"));
         let python = moto_server().with_file_name("python");
@@ -151,6 +162,7 @@ impl FaultProxy {
             .arg(script)
             .args([port.to_string(), moto.port.to_string(), period.to_string()])
             .arg(stats.path())
+            .args(rule)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -174,11 +186,25 @@ impl FaultProxy {
             _ => (0, 0, 0),
         }
     }
+
+    /// The requests the rule was matched against, one `<METHOD> <path>` a line.
+    pub fn rule_log(&self) -> String {
+        std::fs::read_to_string(format!("{}.log", self.stats.path().display())).unwrap_or_default()
+    }
+
+    /// How many requests the rule has acted on (failed or stalled) so far.
+    pub fn rule_hits(&self) -> u64 {
+        let path = format!("{}.rule", self.stats.path().display());
+        std::fs::read_to_string(path).ok().and_then(|text| text.trim().parse().ok()).unwrap_or(0)
+    }
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for extension in ["rule", "log"] {
+            let _ = std::fs::remove_file(format!("{}.{extension}", self.stats.path().display()));
+        }
     }
 }

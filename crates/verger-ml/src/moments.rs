@@ -171,16 +171,19 @@ impl Moments {
         self.count += rows as u64;
     }
 
-    /// Chan et al.'s pairwise merge of `other` into `self`.
-    fn combine(&mut self, other: Moments) {
+    /// Chan et al.'s pairwise merge of `other` into `self`. Checked before anything moves:
+    /// a state of the other kind (diagonal or full) or of another dimension is an error, and
+    /// `self` is left as it was.
+    fn combine(&mut self, other: Moments) -> Result<()> {
         if other.count == 0 {
-            return;
+            return Ok(());
         }
+        self.check_mergeable(&other)?;
         if self.count == 0 {
             self.count = other.count;
             self.mean = other.mean;
             self.comoment = other.comoment;
-            return;
+            return Ok(());
         }
         let (delta, weight) = self.shift_mean(other.count, &other.mean);
         match (&mut self.comoment, other.comoment) {
@@ -195,8 +198,38 @@ impl Moments {
                 }
                 rank_one_lower(a, &delta, weight);
             }
-            _ => {}
+            // Ruled out by `check_mergeable`.
+            _ => return Err(fit_error(self.function, "internal: partial states of different kinds passed the merge check")),
         }
+        Ok(())
+    }
+
+    /// `other` (not empty) has this fit's kind of co-moment and, once `self` holds rows, the
+    /// same kind and dimension as `self`.
+    fn check_mergeable(&self, other: &Moments) -> Result<()> {
+        let d = other.mean.len();
+        let consistent = match (&other.comoment, self.second) {
+            (Some(Comoment::Diagonal(v)), Second::Diagonal) => v.len() == d,
+            (Some(Comoment::Full(m)), Second::Full) => m.nrows() == d && m.ncols() == d,
+            _ => false,
+        };
+        let same_kind = self.count == 0 || kind(&self.comoment) == kind(&other.comoment);
+        if !consistent || !same_kind {
+            return Err(fit_error(
+                self.function,
+                format!(
+                    "a {} partial state of {d} features cannot merge into a {} one of {} (this fit keeps {} co-moments)",
+                    kind(&other.comoment),
+                    kind(&self.comoment),
+                    self.mean.len(),
+                    second_name(self.second)
+                ),
+            ));
+        }
+        if self.count > 0 && d != self.mean.len() {
+            return Err(input_error(self.function, format!("all vectors must have the same length; found {} and {d}", self.mean.len())));
+        }
+        Ok(())
     }
 
     /// Moves the count and mean to those of `self` merged with `count` rows of mean `mean`;
@@ -218,13 +251,11 @@ impl Moments {
         // Nothing folded in yet: adopt `other` as it is, rather than allocate a zero
         // co-moment (13 MB at d = 1280) only to replace it.
         if self.comoment.is_none() {
-            self.combine(other);
-            return Ok(());
+            return self.combine(other);
         }
         self.set_dimension(other.mean.len())?;
         self.flush();
-        self.combine(other);
-        Ok(())
+        self.combine(other)
     }
 
     /// Merges a full partial state given as its packed lower triangle (column by column)
@@ -243,6 +274,10 @@ impl Moments {
                 block: Vec::new(),
                 block_rows: 0,
             });
+        }
+        // Checked before the count and mean move.
+        if !matches!(self.comoment, Some(Comoment::Full(_))) {
+            return Err(fit_error(self.function, "a full partial state cannot merge into a diagonal one"));
         }
         self.set_dimension(d)?;
         self.flush();
@@ -331,6 +366,21 @@ impl Moments {
             None => 0,
         };
         std::mem::size_of::<Self>() + 8 * (self.mean.capacity() + self.block.capacity() + comoment)
+    }
+}
+
+fn kind(comoment: &Option<Comoment>) -> &'static str {
+    match comoment {
+        Some(Comoment::Diagonal(_)) => "diagonal",
+        Some(Comoment::Full(_)) => "full",
+        None => "empty",
+    }
+}
+
+fn second_name(second: Second) -> &'static str {
+    match second {
+        Second::Diagonal => "diagonal",
+        Second::Full => "full",
     }
 }
 
@@ -517,6 +567,37 @@ mod tests {
         let other: Vec<ArrayRef> = other.state().iter().map(|s| s.to_array()).collect::<Result<_>>()?;
         let refused = mixed.merge_states(&other).map_err(|e| e.to_string());
         assert!(refused.as_ref().is_err_and(|e| e.contains("same length")), "{refused:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_state_of_the_other_kind_is_refused_and_changes_nothing() -> Result<()> {
+        let rows = [vec![1.0, 2.0, 4.0], vec![3.0, 5.0, 7.0], vec![0.5, 1.5, 9.0]];
+        let fed = |second: Second, rows: &[Vec<f32>]| -> Result<Moments> {
+            let mut moments = Moments::new("test", second);
+            moments.update(&VectorColumn::try_new("test", &column(rows))?)?;
+            moments.flush();
+            Ok(moments)
+        };
+        let mut full = fed(Second::Full, &rows)?;
+        let before = (full.count(), full.mean().to_vec(), full.full().cloned());
+        let refused = full.merge(fed(Second::Diagonal, &rows[..2])?).map_err(|e| e.to_string());
+        assert!(refused.as_ref().is_err_and(|e| e.contains("a diagonal partial state")), "{refused:?}");
+        assert_eq!((full.count(), full.mean().to_vec(), full.full().cloned()), before, "the refused merge moved the state");
+
+        let mut diagonal = fed(Second::Diagonal, &rows)?;
+        let before = (diagonal.count(), diagonal.mean().to_vec(), diagonal.diagonal());
+        assert!(diagonal.merge(fed(Second::Full, &rows[..2])?).is_err());
+        assert_eq!((diagonal.count(), diagonal.mean().to_vec(), diagonal.diagonal()), before, "the refused merge moved the state");
+
+        // An empty accumulator does not adopt a state of the other kind either.
+        let mut empty = Moments::new("test", Second::Full);
+        assert!(empty.merge(fed(Second::Diagonal, &rows)?).is_err());
+        assert_eq!((empty.count(), empty.full().is_none()), (0, true));
+        // A state with no co-moment but rows (impossible from `state`) is refused too.
+        let mut hollow = fed(Second::Full, &rows)?;
+        hollow.comoment = None;
+        assert!(fed(Second::Full, &rows)?.merge(hollow).is_err());
         Ok(())
     }
 }

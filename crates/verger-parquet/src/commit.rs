@@ -1,19 +1,34 @@
 //! [`ParquetCommitExec`]: the job commit, run once after every part is staged.
 //!
-//! Order matters: `_SUCCESS` goes first (the output stops looking complete), then what the
-//! mode replaces, then the staged files move into place, then the manifest and, last,
-//! `_SUCCESS`. A failure at any step leaves no `_SUCCESS`; a failure before this step leaves
-//! the previous output untouched. Each step tolerates having been done already, so a
-//! commit task that Ballista runs again finishes the same commit.
+//! The manifest (`_verger_manifest.json`, one PUT) is the atomic switch; no file a reader
+//! may be reading is removed before it:
+//!
+//! 1. one LIST of the output and a GET of its manifest; `errorifexists` fails here;
+//! 2. an output without a manifest gets one listing what it holds (nothing, or the Parquet
+//!    files another writer left), so that readers following the manifest keep seeing that;
+//! 3. `_SUCCESS` is removed: the directory stops being a whole output for plain readers;
+//! 4. the staged files are copied in under names carrying the job id (a hard link locally);
+//! 5. the new manifest is written: readers that follow it now see the new output whole;
+//! 6. what no manifest lists is removed in bulk: the files it replaced (overwrite), the
+//!    staged files, the orphans of interrupted commits;
+//! 7. `_SUCCESS` is written: the directory holds exactly the manifest's files again.
+//!
+//! Each step tolerates having been done already, so a commit task that Ballista runs again
+//! finishes the same commit, and the next job writing to the output clears what an
+//! interrupted one left.
 
 use crate::error::commit_error;
-use crate::layout::{MANIFEST_NAME, SUCCESS_MARKER, TEMPORARY_DIR, committed_file_name, is_hidden, staging_dir};
+use crate::layout::{
+    SUCCESS_MARKER, TEMPORARY_DIR, committed_file_name, is_committed_name, is_hidden, is_staged, is_top_level, staging_dir,
+};
+use crate::manifest::{CommittedFile, Manifest, read_manifest, write_manifest};
 use crate::node::summary_schema;
 use crate::options::{SaveMode, WriteOptions};
 use datafusion::arrow::array::{AsArray, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{SchemaRef, UInt32Type, UInt64Type};
 use datafusion::common::Result;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::parquet::arrow::AsyncArrowWriter;
@@ -22,49 +37,14 @@ use datafusion::physical_expr::{Distribution, EquivalenceProperties, PhysicalExp
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use verger_storage::{Scheme, StorageLocation, object_store_for};
-
-/// One committed file, as the manifest lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CommittedFile {
-    pub name: String,
-    pub rows: u64,
-    pub bytes: u64,
-}
-
-/// `_verger_manifest.json`: what the last commit wrote, and when.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Manifest {
-    pub job_id: String,
-    pub mode: SaveMode,
-    /// When the client planned the job and when the commit finished (RFC 3339, UTC).
-    pub started_at: String,
-    pub committed_at: String,
-    pub elapsed_seconds: f64,
-    pub rows: u64,
-    pub bytes: u64,
-    pub files: Vec<CommittedFile>,
-    pub writer: String,
-}
-
-/// Reads the manifest of a committed output; `None` when the output has none.
-pub async fn read_manifest(store: &dyn ObjectStore, output: &Path) -> Result<Option<Manifest>> {
-    let path = output.clone().join(MANIFEST_NAME);
-    match store.get(&path).await {
-        Ok(found) => {
-            let bytes = found.bytes().await.map_err(|e| commit_error(path.to_string(), e.to_string()))?;
-            serde_json::from_slice(&bytes).map(Some).map_err(|e| commit_error(path.to_string(), format!("not a verger manifest: {e}")))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(commit_error(path.to_string(), e.to_string())),
-    }
-}
 
 /// A file a write task staged.
 #[derive(Debug, Clone)]
@@ -116,46 +96,72 @@ impl CommitJob {
         commit_error(self.output.to_string(), message)
     }
 
-    async fn delete(&self, store: &dyn ObjectStore, path: &Path) -> Result<()> {
-        match store.delete(path).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.error(format!("cannot delete {path}: {e}"))),
+    fn owns(&self, name: &str) -> bool {
+        name.contains(&self.job_id)
+    }
+
+    fn manifest(&self, job_id: String, files: Vec<CommittedFile>) -> Manifest {
+        let now = chrono::Utc::now();
+        let started = chrono::DateTime::from_timestamp_millis(self.started_at_ms).unwrap_or(now);
+        Manifest {
+            job_id,
+            mode: self.options.mode,
+            started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            committed_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            elapsed_seconds: (now - started).num_milliseconds().max(0) as f64 / 1000.0,
+            rows: files.iter().map(|f| f.rows).sum(),
+            bytes: files.iter().map(|f| f.bytes).sum(),
+            files,
+            writer: format!("verger {}", env!("CARGO_PKG_VERSION")),
         }
     }
 
-    async fn run(&self, store: Arc<dyn ObjectStore>, files: Vec<StagedFile>, properties: WriterProperties) -> Result<Manifest> {
+    /// The files of the output before this job, other than this job's own (a commit run
+    /// again after its switch): the manifest's, or for an output without one, its Parquet
+    /// files (their row counts read from their footers, once).
+    async fn previous_files(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        listed: &[ObjectMeta],
+        current: Option<&Manifest>,
+    ) -> Result<Vec<CommittedFile>> {
+        let base = self.output.object_path();
+        if let Some(manifest) = current {
+            return Ok(manifest.files.iter().filter(|f| !self.owns(&f.name)).cloned().collect());
+        }
+        let found = listed.iter().filter(|meta| {
+            is_top_level(&base, &meta.location)
+                && !is_hidden(&base, &meta.location)
+                && meta.location.filename().is_some_and(|name| name.ends_with(".parquet") && !self.owns(name))
+        });
+        let mut files = Vec::new();
+        for meta in found {
+            let footer = DFParquetMetadata::new(store.as_ref(), meta)
+                .fetch_metadata()
+                .await
+                .map_err(|e| self.error(format!("cannot read {}: {e}", meta.location)))?;
+            let name = meta.location.filename().unwrap_or_default().to_owned();
+            files.push(CommittedFile { name, rows: u64::try_from(footer.file_metadata().num_rows()).unwrap_or(0), bytes: meta.size });
+        }
+        Ok(files)
+    }
+
+    /// Moves the staged files in, as a copy (a hard link on a local disk): their staged
+    /// copies go with the clean-up's bulk delete, which saves a request per file on S3.
+    async fn move_in(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        files: &[StagedFile],
+        properties: WriterProperties,
+    ) -> Result<Vec<CommittedFile>> {
         let base = self.output.object_path();
         let staging = staging_dir(&base, &self.job_id);
         let suffix = self.options.file_suffix();
-        let ours = |name: &str| name.contains(&self.job_id);
-
-        let listed: Vec<Path> = store
-            .list(Some(&base))
-            .map_ok(|meta| meta.location)
-            .try_collect()
-            .await
-            .map_err(|e| self.error(format!("cannot list: {e}")))?;
-        let data: Vec<&Path> = listed.iter().filter(|p| !is_hidden(&base, p) && !p.filename().is_some_and(ours)).collect();
-        if self.options.mode == SaveMode::ErrorIfExists && !data.is_empty() {
-            return Err(self.error(format!(
-                "the output already holds {} file(s) and the mode is 'errorifexists' (Spark's default); \
-                 write with OPTIONS ('mode' 'overwrite') to replace them or 'append' to add to them",
-                data.len()
-            )));
-        }
-
-        self.delete(store.as_ref(), &base.clone().join(SUCCESS_MARKER)).await?;
-        if self.options.mode == SaveMode::Overwrite {
-            for path in listed.iter().filter(|p| !p.prefix_matches(&staging) && !p.filename().is_some_and(ours)) {
-                self.delete(store.as_ref(), path).await?;
-            }
-        }
-
         let mut committed = Vec::with_capacity(files.len().max(1));
         for (index, file) in files.iter().enumerate() {
             let (from, name) = (staging.clone().join(file.name.as_str()), committed_file_name(index, &self.job_id, &suffix));
             let to = base.clone().join(name.as_str());
-            match store.rename(&from, &to).await {
+            match store.copy(&from, &to).await {
                 Ok(()) => {}
                 // Moved by an earlier run of this commit.
                 Err(object_store::Error::NotFound { .. }) if store.head(&to).await.is_ok() => {}
@@ -168,7 +174,7 @@ impl CommitJob {
             let name = committed_file_name(0, &self.job_id, &suffix);
             let path = base.clone().join(name.as_str());
             let writer = AsyncArrowWriter::try_new(
-                BufWriter::new(Arc::clone(&store), path.clone()),
+                BufWriter::new(Arc::clone(store), path.clone()),
                 Arc::clone(&self.data_schema),
                 Some(properties),
             )?;
@@ -176,40 +182,101 @@ impl CommitJob {
             let bytes = store.head(&path).await.map_err(|e| self.error(format!("{path}: {e}")))?.size;
             committed.push(CommittedFile { name, rows: 0, bytes });
         }
+        Ok(committed)
+    }
 
-        // Files of failed or retried attempts, never committed.
-        let leftovers: Vec<Path> = store.list(Some(&staging)).map_ok(|meta| meta.location).try_collect().await.unwrap_or_default();
-        for path in &leftovers {
-            self.delete(store.as_ref(), path).await?;
-        }
-        if let Scheme::Local = self.output.scheme() {
-            let temporary = std::path::PathBuf::from(format!("/{base}")).join(TEMPORARY_DIR);
-            let _ = tokio::fs::remove_dir_all(temporary.join(&self.job_id)).await;
-            let _ = tokio::fs::remove_dir(&temporary).await;
-        }
-
-        let now = chrono::Utc::now();
-        let started = chrono::DateTime::from_timestamp_millis(self.started_at_ms).unwrap_or(now);
-        let manifest = Manifest {
-            job_id: self.job_id.clone(),
-            mode: self.options.mode,
-            started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            committed_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            elapsed_seconds: (now - started).num_milliseconds().max(0) as f64 / 1000.0,
-            rows: committed.iter().map(|f| f.rows).sum(),
-            bytes: committed.iter().map(|f| f.bytes).sum(),
-            files: committed,
-            writer: format!("verger {}", env!("CARGO_PKG_VERSION")),
+    /// What no manifest lists once `manifest` is in place: every staged file (of this job,
+    /// of its failed attempts, of jobs that never committed) and the top-level files of
+    /// interrupted commits; under `overwrite`, everything else the output held too.
+    fn obsolete(&self, listed: &[ObjectMeta], manifest: &Manifest) -> Vec<Path> {
+        let base = self.output.object_path();
+        let kept: HashSet<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
+        let keeps = |path: &Path| {
+            is_top_level(&base, path)
+                && path.filename().is_some_and(|name| kept.contains(name) || name == SUCCESS_MARKER || name == crate::MANIFEST_NAME)
         };
-        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| self.error(e.to_string()))?;
-        store
-            .put(&base.clone().join(MANIFEST_NAME), PutPayload::from(json))
-            .await
-            .map_err(|e| self.error(format!("cannot write the manifest: {e}")))?;
+        listed
+            .iter()
+            .map(|meta| &meta.location)
+            .filter(|path| !keeps(path))
+            .filter(|path| {
+                self.options.mode == SaveMode::Overwrite
+                    || is_staged(&base, path)
+                    || (is_top_level(&base, path) && path.filename().is_some_and(is_committed_name))
+            })
+            .cloned()
+            .collect()
+    }
+
+    async fn delete_all(&self, store: &Arc<dyn ObjectStore>, paths: Vec<Path>) -> Result<()> {
+        let mut deleted = store.delete_stream(futures::stream::iter(paths.into_iter().map(Ok)).boxed());
+        while let Some(result) = deleted.next().await {
+            match result {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.error(format!("cannot delete: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    async fn run(&self, store: Arc<dyn ObjectStore>, files: Vec<StagedFile>, properties: WriterProperties) -> Result<Manifest> {
+        let base = self.output.object_path();
+        log::info!("committing {} staged file(s) to {}", files.len(), self.output);
+        // 1. What the output holds.
+        let listed: Vec<ObjectMeta> = store.list(Some(&base)).try_collect().await.map_err(|e| self.error(format!("cannot list: {e}")))?;
+        let current = read_manifest(store.as_ref(), &base).await?;
+        let previous = self.previous_files(&store, &listed, current.as_ref()).await?;
+        if self.options.mode == SaveMode::ErrorIfExists && !previous.is_empty() {
+            return Err(self.error(format!(
+                "the output already holds {} file(s) and the mode is 'errorifexists' (Spark's default); \
+                 write with OPTIONS ('mode' 'overwrite') to replace them or 'append' to add to them",
+                previous.len()
+            )));
+        }
+        // 2. A manifest before anything moves in.
+        if current.is_none() {
+            write_manifest(store.as_ref(), &base, &self.manifest(String::new(), previous.clone())).await?;
+        }
+        // 3. The directory is no longer a whole output.
+        match store.delete(&base.clone().join(SUCCESS_MARKER)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(self.error(format!("cannot delete {SUCCESS_MARKER}: {e}"))),
+        }
+        // 4. The new files, beside the old.
+        let committed = self.move_in(&store, &files, properties).await?;
+        // 5. The switch.
+        let files = match self.options.mode {
+            SaveMode::Append => previous.into_iter().chain(committed).collect(),
+            SaveMode::Overwrite | SaveMode::ErrorIfExists => committed,
+        };
+        let manifest = self.manifest(self.job_id.clone(), files);
+        write_manifest(store.as_ref(), &base, &manifest).await?;
+        // 6. What no manifest lists.
+        let obsolete = self.obsolete(&listed, &manifest);
+        let staged_dirs: HashSet<std::path::PathBuf> = obsolete
+            .iter()
+            .filter(|path| is_staged(&base, path))
+            .filter_map(|path| std::path::PathBuf::from(format!("/{path}")).parent().map(std::path::Path::to_path_buf))
+            .collect();
+        self.delete_all(&store, obsolete).await?;
+        if let Scheme::Local = self.output.scheme() {
+            // A local disk keeps the emptied folders: remove them, deepest first.
+            let temporary = std::path::PathBuf::from(format!("/{base}")).join(TEMPORARY_DIR);
+            let mut dirs: Vec<std::path::PathBuf> = staged_dirs.into_iter().collect();
+            dirs.sort_by_key(|dir| std::cmp::Reverse(dir.components().count()));
+            for dir in dirs {
+                for empty in dir.ancestors().take_while(|d| d.starts_with(&temporary)) {
+                    if tokio::fs::remove_dir(empty).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // 7. The directory is a whole output again.
         store
             .put(&base.clone().join(SUCCESS_MARKER), PutPayload::default())
             .await
-            .map_err(|e| self.error(format!("cannot write _SUCCESS: {e}")))?;
+            .map_err(|e| self.error(format!("cannot write {SUCCESS_MARKER}: {e}")))?;
         log::info!("committed {} rows in {} files to {}", manifest.rows, manifest.files.len(), self.output);
         Ok(manifest)
     }

@@ -4,8 +4,10 @@
 //! [`CommittedWriteRule`] as a distributed write: every partition is staged as one file
 //! under `dir/_temporary/<job>/` by the executors ([`ParquetPartWriterExec`]); one task then
 //! commits ([`ParquetCommitExec`]): the files move to `dir/part-<n>-<job>-c000.snappy.parquet`,
-//! `_verger_manifest.json` records them, and the empty `_SUCCESS` marker is written last.
-//! A job that fails commits nothing, and leaves the previous output whole.
+//! `_verger_manifest.json` is replaced by one listing them (the atomic switch), the files it
+//! no longer lists are removed, and the empty `_SUCCESS` marker is written last. A job that
+//! fails commits nothing; readers that follow the manifest ([`ParquetTableFactory`]) see
+//! the previous output or the new one, whole, at every point of a commit.
 //!
 //! Modes are Spark's: `errorifexists` (the default), `overwrite` and `append`. Other
 //! options are DataFusion's Parquet options (`compression`, `max_row_group_size`, …); the
@@ -19,16 +21,18 @@ mod commit;
 mod error;
 mod extension_codec;
 mod layout;
+mod manifest;
 mod node;
 mod options;
 mod planner;
 mod reader;
 mod writer;
 
-pub use commit::{CommittedFile, Manifest, ParquetCommitExec, read_manifest};
+pub use commit::ParquetCommitExec;
 pub use error::OutputError;
 pub use extension_codec::ParquetOutputCodec;
 pub use layout::{MANIFEST_NAME, SUCCESS_MARKER, TEMPORARY_DIR};
+pub use manifest::{CommittedFile, Manifest, read_manifest};
 pub use node::{COMMITTED_WRITE_RULE_NAME, CommittedWrite, CommittedWriteRule, summary_schema};
 pub use options::{SaveMode, WriteOptions};
 pub use planner::ParquetOutputPlanner;
