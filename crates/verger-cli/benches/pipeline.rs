@@ -233,7 +233,7 @@ fn raw_onnx_runtime(dir: &Path, images: usize) -> BenchResult<Limit> {
     for (file, sample) in files.iter().zip(tensors.chunks_exact_mut(len)) {
         let started = Instant::now();
         let image = verger_features::decode_rgb(&std::fs::read(file)?, verger_features::DecodeLimits::default())?;
-        writer.write(&image, &spec.preprocess, &mut slot)?;
+        writer.write(&image, &spec.preprocess, verger_features::DecodeLimits::default(), &mut slot)?;
         decoding += started.elapsed();
         sample.copy_from_slice(&slot);
     }

@@ -87,8 +87,8 @@ fn fill_and_run(job: Job<'_>, images: &[Option<&[u8]>], tensor: &mut Vec<f32>) -
         };
         let written = decode_rgb(bytes, limits).and_then(|rgb| {
             WRITER.with(|writer| match writer.try_borrow_mut() {
-                Ok(mut writer) => writer.write(&rgb, pre, &mut tensor[filled * len..(filled + 1) * len]),
-                Err(_) => TensorWriter::new().write(&rgb, pre, &mut tensor[filled * len..(filled + 1) * len]),
+                Ok(mut writer) => writer.write(&rgb, pre, limits, &mut tensor[filled * len..(filled + 1) * len]),
+                Err(_) => TensorWriter::new().write(&rgb, pre, limits, &mut tensor[filled * len..(filled + 1) * len]),
             })
         });
         match written {

@@ -77,16 +77,37 @@ fn png_error(error: impl std::fmt::Display) -> ImageError {
     ImageError::Corrupt { format: "PNG", reason: error.to_string() }
 }
 
+/// A PNG decoder of `bytes` that allocates at most `allowance` bytes, metadata included.
+/// `PngDecoder::new` has no bound at all, and it reads the header's chunks up to the first
+/// pixel data, inflating an ICC profile as it goes: a 250 KB file could make it allocate
+/// 256 MiB before any pixel limit is looked at.
+pub(crate) fn png_decoder(bytes: &[u8], allowance: u64) -> Result<PngDecoder<Cursor<&[u8]>>> {
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(allowance);
+    PngDecoder::with_limits(Cursor::new(bytes), limits).map_err(|e| png_decoding_error(e, allowance))
+}
+
+/// A PNG decoding error; running out of the allowance is named as such.
+pub(crate) fn png_decoding_error(error: image::ImageError, allowance: u64) -> ImageError {
+    match error {
+        image::ImageError::Limits(_) => ImageError::MemoryLimit { format: "PNG", allowance },
+        other => png_error(other),
+    }
+}
+
+/// What a PNG's decoder may allocate: 8 bytes a pixel of the limit (16-bit RGBA) and 64 MiB
+/// for its own buffers and the metadata.
+fn png_allowance(limits: DecodeLimits) -> u64 {
+    limits.max_pixels.saturating_mul(8).saturating_add(64 << 20)
+}
+
 fn decode_png(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage> {
-    let mut decoder = PngDecoder::new(Cursor::new(bytes)).map_err(png_error)?;
+    let allowance = png_allowance(limits);
+    let mut decoder = png_decoder(bytes, allowance)?;
     let (width, height) = decoder.dimensions();
     limits.check(u64::from(width), u64::from(height))?;
-    // The pixel check above bounds the allocation; this lets 16-bit RGBA images of that size through.
-    let mut allocation = Limits::default();
-    allocation.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
-    decoder.set_limits(allocation).map_err(png_error)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let image = DynamicImage::from_decoder(decoder).map_err(png_error)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| png_decoding_error(e, allowance))?;
     Ok(upright(image.into_rgb8(), orientation))
 }
 

@@ -1,11 +1,9 @@
 //! Image headers: format, size and channels without decoding pixels.
 
-use crate::decode::jpeg_options;
+use crate::decode::{jpeg_options, png_decoder};
 use crate::error::{ImageError, Result};
 use image::ImageDecoder;
-use image::codecs::png::PngDecoder;
 use image::metadata::Orientation;
-use std::io::Cursor;
 use zune_core::bytestream::ZCursor;
 use zune_jpeg::JpegDecoder;
 
@@ -37,6 +35,10 @@ pub struct ImageInfo {
     /// Channels stored in the file: 1 (gray), 2 (gray + alpha), 3 (RGB / YCbCr), 4 (RGBA / CMYK).
     pub channels: u8,
 }
+
+/// What reading a PNG header may allocate: its metadata (ICC profile, text, EXIF) within
+/// 64 MiB, far more than any photo's; a bigger one is a decompression bomb, refused.
+pub(crate) const HEADER_ALLOWANCE: u64 = 64 << 20;
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
@@ -71,8 +73,7 @@ pub fn image_info(bytes: &[u8]) -> Result<ImageInfo> {
             (u32::from(info.width), u32::from(info.height), info.components, orientation)
         }
         ImageFormat::Png => {
-            let mut decoder =
-                PngDecoder::new(Cursor::new(bytes)).map_err(|e| ImageError::Corrupt { format: "PNG", reason: e.to_string() })?;
+            let mut decoder = png_decoder(bytes, HEADER_ALLOWANCE)?;
             let (width, height) = decoder.dimensions();
             let channels = decoder.original_color_type().channel_count();
             let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
@@ -95,6 +96,23 @@ mod tests {
         // The header is enough: the scan data can be missing.
         assert_eq!(image_info(&jpeg[..jpeg.len() / 4])?.width, 100);
         Ok(())
+    }
+
+    /// A PNG whose text chunk holds 70 MiB: its header is refused past the 64 MiB allowance
+    /// (before, the header reader had no bound at all).
+    #[test]
+    fn metadata_over_the_header_allowance_is_refused() {
+        let chunk = |kind: &[u8], data: &[u8]| {
+            let mut crc_input = kind.to_vec();
+            crc_input.extend_from_slice(data);
+            [&(data.len() as u32).to_be_bytes()[..], kind, data, &crc32fast::hash(&crc_input).to_be_bytes()].concat()
+        };
+        let header = [&1u32.to_be_bytes()[..], &1u32.to_be_bytes(), &[8, 2, 0, 0, 0]].concat();
+        let mut text = b"Comment\x00".to_vec();
+        text.resize(70 << 20, b'x');
+        let pixel = miniz_oxide::deflate::compress_to_vec_zlib(&[0, 1, 2, 3], 6);
+        let png = [PNG_SIGNATURE, &chunk(b"IHDR", &header), &chunk(b"tEXt", &text), &chunk(b"IDAT", &pixel), &chunk(b"IEND", b"")].concat();
+        assert_eq!(image_info(&png), Err(ImageError::MemoryLimit { format: "PNG", allowance: HEADER_ALLOWANCE }));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A decoded image to a model's input tensor: resize, normalise, lay out.
 
+use crate::decode::DecodeLimits;
 use crate::error::{ImageError, Result};
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
@@ -145,6 +146,8 @@ impl SourceRegion {
 /// Resizes `region` of the four-byte image `source` (`src_w` × `src_h`) to `target`
 /// (`dst_w` × `dst_h`): every source row horizontally into `widened` (the vertical filter
 /// reads rows around the region too), then vertically.
+///
+/// `widened` is `dst_w` × `src_h`; [`check_intermediate`] has bounded it.
 fn resize_region(
     resizer: &mut Resizer,
     source: &[u8],
@@ -165,13 +168,32 @@ fn resize_region(
     resizer.resize(&wide, &mut out, &vertical).map_err(resize_error)
 }
 
+/// The horizontal pass's output, `dst_w` × `src_h`, is for a narrow image many times the
+/// image itself (a 1 × 100,000,000 PNG, under the default pixel limit, would need an 89.6 GB
+/// intermediate; PIL's resize has the same shape). It is held to the pixel limit of decoding,
+/// so that memory stays bounded by `limits` whatever the aspect ratio.
+fn check_intermediate((src_w, src_h): (u32, u32), dst_w: u32, limits: DecodeLimits) -> Result<()> {
+    let pixels = u64::from(dst_w) * u64::from(src_h);
+    if pixels > limits.max_pixels {
+        return Err(ImageError::IntermediateTooLarge {
+            width: src_w,
+            height: src_h,
+            target_width: dst_w,
+            pixels,
+            limit: limits.max_pixels,
+        });
+    }
+    Ok(())
+}
+
 impl TensorWriter {
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Writes `image` preprocessed by `pre` into `out`, which holds exactly one image's tensor.
-    pub fn write(&mut self, image: &RgbImage, pre: &Preprocess, out: &mut [f32]) -> Result<()> {
+    /// `limits` (those the image was decoded under) bound the resize's intermediate image.
+    pub fn write(&mut self, image: &RgbImage, pre: &Preprocess, limits: DecodeLimits, out: &mut [f32]) -> Result<()> {
         if out.len() != pre.tensor_len() {
             return Err(ImageError::TensorSize { expected: pre.tensor_len(), actual: out.len() });
         }
@@ -191,6 +213,7 @@ impl TensorWriter {
         let size = (src_w, src_h);
         match pre.resize {
             ResizeMode::Stretch => {
+                check_intermediate(size, width, limits)?;
                 resize_region(
                     &mut self.resizer,
                     &self.source,
@@ -206,6 +229,7 @@ impl TensorWriter {
                 // the side that limits the crop.
                 let k = (f64::from(width) / f64::from(src_w)).max(f64::from(height) / f64::from(src_h)) / f64::from(fraction);
                 let (crop_w, crop_h) = ((f64::from(width) / k).min(f64::from(src_w)), (f64::from(height) / k).min(f64::from(src_h)));
+                check_intermediate(size, width, limits)?;
                 let region = SourceRegion {
                     left: (f64::from(src_w) - crop_w) / 2.0,
                     top: (f64::from(src_h) - crop_h) / 2.0,
@@ -218,6 +242,7 @@ impl TensorWriter {
                 let k = (f64::from(width) / f64::from(src_w)).min(f64::from(height) / f64::from(src_h));
                 let fit_w = ((f64::from(src_w) * k).round() as u32).clamp(1, width);
                 let fit_h = ((f64::from(src_h) * k).round() as u32).clamp(1, height);
+                check_intermediate(size, fit_w, limits)?;
                 set_len(&mut self.fitted, PIXEL_BYTES * fit_w as usize * fit_h as usize, 0);
                 resize_region(
                     &mut self.resizer,
@@ -302,12 +327,12 @@ mod tests {
         let image = RgbImage::from_fn(4, 2, |x, y| Rgb([(x * 10) as u8, (y * 100) as u8, 255]));
         let mut writer = TensorWriter::new();
         let mut planar = vec![0.0; 24];
-        writer.write(&image, &preprocess(ResizeMode::Stretch, Layout::Nchw), &mut planar)?;
+        writer.write(&image, &preprocess(ResizeMode::Stretch, Layout::Nchw), DecodeLimits::default(), &mut planar)?;
         assert_eq!(planar[1], (10.0 - 127.0) / 128.0);
         assert_eq!(planar[8 + 4], (100.0 - 127.0) / 128.0);
         assert_eq!(planar[16], 1.0);
         let mut interleaved = vec![0.0; 24];
-        writer.write(&image, &preprocess(ResizeMode::Stretch, Layout::Nhwc), &mut interleaved)?;
+        writer.write(&image, &preprocess(ResizeMode::Stretch, Layout::Nhwc), DecodeLimits::default(), &mut interleaved)?;
         assert_eq!(&interleaved[3..6], &[(10.0 - 127.0) / 128.0, -127.0 / 128.0, 1.0]);
         Ok(())
     }
@@ -353,7 +378,7 @@ mod tests {
     fn padding_keeps_the_aspect_ratio() -> Result<()> {
         let image = RgbImage::from_pixel(2, 2, Rgb([0, 0, 0]));
         let mut out = vec![0.0; 24];
-        TensorWriter::new().write(&image, &preprocess(ResizeMode::Pad { fill: 255 }, Layout::Nhwc), &mut out)?;
+        TensorWriter::new().write(&image, &preprocess(ResizeMode::Pad { fill: 255 }, Layout::Nhwc), DecodeLimits::default(), &mut out)?;
         let black = -127.0 / 128.0;
         let white = 1.0;
         // 2×2 scaled to 2×2, centred in 4×2: columns 1 and 2 are the image.
@@ -369,7 +394,7 @@ mod tests {
         let image = RgbImage::from_fn(30, 10, |x, _| if (10..20).contains(&x) { Rgb([255, 255, 255]) } else { Rgb([0, 0, 0]) });
         let pre = Preprocess { width: 2, height: 2, ..preprocess(ResizeMode::CenterCrop { fraction: 0.5 }, Layout::Nchw) };
         let mut out = vec![0.0; 12];
-        TensorWriter::new().write(&image, &pre, &mut out)?;
+        TensorWriter::new().write(&image, &pre, DecodeLimits::default(), &mut out)?;
         assert!(out.iter().all(|v| (v - 1.0).abs() < 1e-6), "{out:?}");
         Ok(())
     }
@@ -405,7 +430,7 @@ mod tests {
                     Preprocess { width: 224, height: 224, layout: Layout::Nchw, resize, scale: 1.0, mean: [127.0; 3], std: [128.0; 3] };
                 let expected = three_channel_resize(&image, region)?;
                 let mut tensor = vec![0.0; pre.tensor_len()];
-                writer.write(&image, &pre, &mut tensor)?;
+                writer.write(&image, &pre, DecodeLimits::default(), &mut tensor)?;
                 let plane = 224 * 224;
                 for (i, pixel) in expected.chunks_exact(3).enumerate() {
                     for channel in 0..3 {
@@ -418,10 +443,29 @@ mod tests {
         Ok(())
     }
 
+    /// A 1 × 5,000 image under a 100,000-pixel limit: its 224-wide resize would go through
+    /// 224 × 5,000 pixels, so stretching and cropping refuse it; padding (1 wide) writes it.
+    #[test]
+    fn a_narrow_image_is_refused_before_its_resize_intermediate_exists() -> Result<()> {
+        let image = RgbImage::from_pixel(1, 5_000, Rgb([9, 9, 9]));
+        let limits = DecodeLimits { max_pixels: 100_000 };
+        let square = Preprocess { width: 224, height: 224, ..preprocess(ResizeMode::Stretch, Layout::Nchw) };
+        let mut out = vec![0.0; square.tensor_len()];
+        for resize in [ResizeMode::Stretch, ResizeMode::CenterCrop { fraction: 0.875 }] {
+            let refused = TensorWriter::new().write(&image, &Preprocess { resize, ..square.clone() }, limits, &mut out);
+            let expected =
+                ImageError::IntermediateTooLarge { width: 1, height: 5_000, target_width: 224, pixels: 1_120_000, limit: 100_000 };
+            assert_eq!(refused, Err(expected), "{resize:?}");
+        }
+        TensorWriter::new().write(&image, &Preprocess { resize: ResizeMode::Pad { fill: 0 }, ..square }, limits, &mut out)?;
+        Ok(())
+    }
+
     #[test]
     fn a_wrong_buffer_is_refused() {
         let image = RgbImage::new(4, 2);
-        let refused = TensorWriter::new().write(&image, &preprocess(ResizeMode::Stretch, Layout::Nchw), &mut [0.0; 3]);
+        let refused =
+            TensorWriter::new().write(&image, &preprocess(ResizeMode::Stretch, Layout::Nchw), DecodeLimits::default(), &mut [0.0; 3]);
         assert_eq!(refused, Err(ImageError::TensorSize { expected: 24, actual: 3 }));
     }
 }
