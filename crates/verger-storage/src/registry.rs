@@ -160,6 +160,7 @@ impl ObjectStoreRegistry for VergerObjectStoreRegistry {
 mod tests {
     use super::*;
     use datafusion::execution::SessionStateBuilder;
+    use datafusion::execution::object_store::ObjectStoreUrl;
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     use datafusion::prelude::SessionConfig;
 
@@ -191,7 +192,8 @@ mod tests {
         assert_eq!(endpoint_of(&registry).as_deref(), Some("https://two.example"));
 
         // The store DataFusion gets is the one built for the current settings.
-        let store = ctx.runtime_env().object_store(s3_url()).unwrap_or_else(|e| panic!("{e}"));
+        let url = ObjectStoreUrl::parse("s3://settings-test-bucket").unwrap_or_else(|e| panic!("{e}"));
+        let store = ctx.runtime_env().object_store(url).unwrap_or_else(|e| panic!("{e}"));
         assert!(store.to_string().contains("settings-test-bucket"), "{store}");
 
         assert!(registry.follow_session(&ctx).is_err(), "one session per registry");
