@@ -146,9 +146,20 @@ async fn settings_alone_reach_every_reader_and_writer_on_the_cluster() {
     upload_tables(&other, "tables-b", &[(10, "Kiwi"), (20, "Kiwi")]).await;
     let endpoint = other.endpoint();
     set(&remote, &[("s3.endpoint".to_owned(), endpoint)]).await;
+    // Both kinds of read: DataFusion's Parquet scan takes its store when a task is decoded,
+    // its CSV scan and its writers when the task runs.
     run(&remote, &format!("CREATE EXTERNAL TABLE pb STORED AS PARQUET LOCATION 's3://{BUCKET}/tables-b/parquet/part-0.parquet'")).await;
-    let moved = rows(&remote, &by_label("pb")).await;
-    assert!(moved.contains("| Kiwi  | 2     | 30 |"), "{moved}\n{}", cluster.all_logs());
+    run(
+        &remote,
+        &format!("CREATE EXTERNAL TABLE cb STORED AS CSV LOCATION 's3://{BUCKET}/tables-b/csv/' OPTIONS ('format.has_header' 'true')"),
+    )
+    .await;
+    run(&remote, &format!("COPY (SELECT * FROM cb) TO 's3://{BUCKET}/moved/copy.csv' STORED AS CSV")).await;
+    for table in ["pb", "cb"] {
+        let moved = rows(&remote, &by_label(table)).await;
+        assert!(moved.contains("| Kiwi  | 2     | 30 |"), "{table}: {moved}\n{}", cluster.all_logs());
+    }
+    assert!(other.store(BUCKET).head(&Path::from("moved/copy.csv")).await.is_ok(), "the COPY did not write to the new endpoint");
 }
 
 /// `verger report` with its S3 settings on the command line, and no `AWS_*` inherited.

@@ -145,10 +145,6 @@ pub fn executor_config(options: &ExecutorOptions) -> Result<ExecutorProcessConfi
                 .with_object_store_registry(Arc::new(VergerObjectStoreRegistry::for_settings(config.options())))
                 .build_arc()
         })),
-        // Ballista would otherwise build that runtime once per session and keep it for the
-        // session's later queries, with the settings of its first. The stores themselves stay
-        // shared, cached by bucket and settings (verger-storage).
-        session_runtime_cache_capacity: 0,
         override_function_registry: Some(Arc::new(BallistaFunctionRegistry::from(&state))),
         override_logical_codec: Some(Arc::new(VergerLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(VergerPhysicalCodec::default())),
