@@ -122,11 +122,15 @@ async fn the_one_liner_computes_features_once_and_matches_on_the_cluster() {
         })
         .collect();
     assert_eq!(physical.matches("image_features(").count(), 1, "{physical}");
-    for step in
-        ["MaterializeWriteExec", "MaterializeReadExec", "mode=Partial", "mode=Final", "HashJoinExec: mode=CollectLeft", "pca_transform("]
-    {
+    for step in ["MaterializeReleaseExec", "MaterializeWriteExec", "MaterializeReadExec", "mode=Partial", "mode=Final", "pca_transform("] {
         assert!(physical.contains(step), "no {step} in\n{physical}");
     }
+    // The reader's input is the fit, behind an exchange: no join, and no way to read first.
+    let lines: Vec<&str> = physical.lines().collect();
+    let reader = lines.iter().position(|l| l.contains("MaterializeReadExec")).unwrap_or_else(|| panic!("{physical}"));
+    assert!(lines.get(reader + 1).is_some_and(|l| l.contains("CoalescePartitionsExec")), "{physical}");
+    assert!(lines[reader..].iter().any(|l| l.contains("MaterializeWriteExec")), "the writer is under the reader:\n{physical}");
+    assert!(!physical.contains("HashJoinExec"), "{physical}");
     assert!(!physical.contains("WindowAggExec") && !physical.contains("BoundedWindowAggExec"), "{physical}");
 
     // The same fit by hand: features, then pca_fit, then pca_transform.
@@ -202,4 +206,100 @@ async fn the_one_liner_materialises_to_s3_and_cleans_up() {
         Err(e) => e.to_string(),
     };
     assert!(error.contains("no-such-bucket") || error.contains("materialis"), "{error}");
+}
+
+/// Enough rows of a computed input (so it is materialised) for many batches.
+const MANY_ROWS: &str = "SELECT value, pca(array_append([CAST(value AS DOUBLE), CAST(value % 7 AS DOUBLE), \
+                         CAST(value % 13 AS DOUBLE)], 1.0), 2) AS p FROM generate_series(1, 50000)";
+
+fn entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default()
+}
+
+/// Waits (the release of a dropped stream runs in the background) until `dir` is empty.
+async fn emptied(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    for _ in 0..100 {
+        if entries(dir).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    entries(dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_or_failed_one_liner_leaves_nothing_materialised() {
+    use futures::StreamExt;
+    let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ctx = verger::session_context().unwrap_or_else(|e| panic!("{e}"));
+    ctx.sql(&format!("SET verger.materialize.dir = '{}'", scratch.path().display())).await.unwrap_or_else(|e| panic!("{e}"));
+
+    // Cancelled: the stream dropped after its first batch, while the parts are being read.
+    let frame = ctx.sql(MANY_ROWS).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut stream = frame.execute_stream().await.unwrap_or_else(|e| panic!("{e}"));
+    let first = stream.next().await.unwrap_or_else(|| panic!("no batch")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.num_rows() > 0 && first.num_rows() < 50000, "{} rows", first.num_rows());
+    let parts: Vec<_> = entries(scratch.path()).iter().flat_map(|folder| entries(folder)).collect();
+    assert!(parts.iter().any(|p| p.extension().is_some_and(|e| e == "arrow")), "the parts exist while the query runs: {parts:?}");
+    drop(stream);
+    let left = emptied(scratch.path()).await;
+    assert!(left.is_empty(), "a dropped query left {left:?}");
+
+    // Failed: the fit errs (k above the number of features) after every part was written.
+    let failing = MANY_ROWS.replace(", 2) AS p", ", 9) AS p");
+    let error = match ctx.sql(&failing).await {
+        Ok(frame) => frame.collect().await.err().map(|e| e.to_string()).unwrap_or_default(),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("k = 9 is more than the 4 features"), "{error}");
+    let left = emptied(scratch.path()).await;
+    assert!(left.is_empty(), "a failed query left {left:?}");
+
+    // Finished: nothing left either, and every row once.
+    let counted = collect(&ctx, &format!("SELECT count(*) FROM ({MANY_ROWS})")).await;
+    let count = counted.first().map(|b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0));
+    assert_eq!(count, Some(50000));
+    assert!(entries(scratch.path()).is_empty(), "a finished query left {:?}", entries(scratch.path()));
+}
+
+/// `verger sql` killed mid-query cannot clean up; the next one-liner on the same
+/// directory removes what it left (its lease names a process that is gone).
+#[test]
+fn a_killed_cli_run_is_swept_by_the_next_one() {
+    use crate::support::cluster::VERGER;
+    use std::process::{Command, Stdio};
+    let scratch = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let set = format!("verger.materialize.dir={}", scratch.path().display());
+    let big = MANY_ROWS.replace("50000", "3000000");
+    let mut cli = Command::new(VERGER)
+        .args(["sql", "-q", "--set", &set, "-c", &format!("SELECT count(*) FROM ({big})")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !entries(scratch.path()).iter().any(|folder| folder.join("_lease").exists()) {
+        assert!(cli.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none(), "the query ended before it was killed");
+        assert!(std::time::Instant::now() < deadline, "no lease within a minute");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = Command::new("kill").args(["-TERM", &cli.id().to_string()]).status();
+    let _ = cli.wait();
+    let left = entries(scratch.path());
+    assert_eq!(left.len(), 1, "the killed run left its folder: {left:?}");
+
+    let next = Command::new(VERGER)
+        .args([
+            "sql",
+            "-q",
+            "--set",
+            &set,
+            "-c",
+            "SELECT count(*) FROM (SELECT pca(array_append([CAST(column1 AS DOUBLE), 2.0], 0.0), 1) FROM (VALUES (1), (2), (3)))",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(next.status.success(), "{}", String::from_utf8_lossy(&next.stderr));
+    assert!(entries(scratch.path()).is_empty(), "left after the next run: {:?}", entries(scratch.path()));
 }

@@ -159,6 +159,63 @@ impl Drop for Cluster {
     }
 }
 
+/// One task of a job as an executor logs it: `Execute task  : [TID job/stage.attempt/task.attempt]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskLine {
+    pub job: String,
+    pub stage: u32,
+    pub task: u32,
+    pub attempt: String,
+}
+
+fn task_lines(log: &str, marker: &str) -> Vec<TaskLine> {
+    log.lines()
+        .filter_map(|line| {
+            let tid = line.split(marker).nth(1)?.split("[TID ").nth(1)?.split(']').next()?;
+            let (job, rest) = tid.split_once('/')?;
+            let (stage, rest) = rest.split_once('/')?;
+            let (stage, stage_attempt) = stage.split_once('.')?;
+            let (task, task_attempt) = rest.split_once('.')?;
+            Some(TaskLine {
+                job: job.to_owned(),
+                stage: stage.parse().ok()?,
+                task: task.parse().ok()?,
+                attempt: format!("{stage_attempt}.{task_attempt}"),
+            })
+        })
+        .collect()
+}
+
+/// The tasks an executor's log says it started.
+pub fn started_tasks(log: &str) -> Vec<TaskLine> {
+    task_lines(log, "Execute task")
+}
+
+/// The tasks an executor's log says it finished.
+pub fn finished_tasks(log: &str) -> Vec<TaskLine> {
+    task_lines(log, "Finished task")
+}
+
+/// The tasks started and not (yet) finished.
+pub fn tasks_in_flight(log: &str) -> Vec<TaskLine> {
+    let finished = finished_tasks(log);
+    started_tasks(log).into_iter().filter(|t| !finished.contains(t)).collect()
+}
+
+/// The (job, stage) pairs whose tasks on a lost executor the scheduler reset, to run
+/// again: its `Reset N tasks for running|successful job/stage J/S on lost Executor E` lines.
+pub fn reset_stages(scheduler_log: &str) -> Vec<(String, u32)> {
+    scheduler_log
+        .lines()
+        .filter(|line| line.contains("on lost Executor"))
+        .filter_map(|line| {
+            let pair = line.split("job/stage ").nth(1)?.split_whitespace().next()?;
+            let (job, stage) = pair.split_once('/')?;
+            Some((job.to_owned(), stage.parse().ok()?))
+        })
+        .collect()
+}
+
 /// The high-water mark of process `pid`'s own resident memory (VmHWM), in bytes; `None` once
 /// it is gone. Unlike wait4's `ru_maxrss`, it does not include what a spawned child inherits
 /// from its parent's peak at exec.

@@ -5,8 +5,11 @@ pub mod codec;
 mod explained;
 mod extension_codec;
 mod functions;
+mod lease;
 mod materialize;
 mod planner;
+mod read;
+mod release;
 mod rule;
 
 pub use explained::PcaExplainedVariance;
@@ -15,6 +18,9 @@ pub use functions::{
     BROADCAST_KEY, BROADCAST_MODEL, BroadcastKey, BroadcastModel, DEFAULT_PCA_VARIANCE, ONE_LINERS, OneLinerFunction, OneLinerSpec, PCA,
     PCA_EXPLAINED_VARIANCE, STANDARDIZE,
 };
-pub use materialize::{MaterializeRead, MaterializeReadExec, MaterializeWrite, MaterializeWriteExec};
+pub use lease::{HEARTBEAT, STALE_AFTER};
+pub use materialize::{MaterializeWrite, MaterializeWriteExec};
 pub use planner::MaterializePlanner;
+pub use read::{MaterializeRead, MaterializeReadExec};
+pub use release::{MaterializeRelease, MaterializeReleaseExec};
 pub use rule::{FIT_TRANSFORM_RULE_NAME, FitTransformRule};

@@ -3,28 +3,30 @@
 //! ```text
 //! SELECT label, pca(f(x), k) AS p FROM t
 //!
-//! Projection: label, pca_transform(__fit_input_0, __fit_model_0) AS p
-//!   Inner Join: __fit_key = __rows_key                       ← the model, broadcast
-//!     Projection: verger_broadcast_model(…) AS __fit_model_0, verger_broadcast_key(…) AS __fit_key
-//!       Aggregate: pca_fit(__fit_input_0, k)                 ← two-phase fit
-//!         MaterializeWrite                                   ← f(x) computed here, once
-//!           Projection: label, f(x) AS __fit_input_0
-//!             TableScan: t
-//!     Projection: label, __fit_input_0, 0 AS __rows_key
-//!       MaterializeRead                                      ← …and read back here
+//! MaterializeRelease                                         ← deletes the parts at the end
+//!   Projection: label, pca_transform(__fit_input_0, __fit_model_0) AS p
+//!     MaterializeRead                                        ← f(x) read back, after the fit,
+//!       Projection: verger_broadcast_model(…) AS __fit_model_0  with the model on every row
+//!         Aggregate: pca_fit(__fit_input_0, k)               ← two-phase fit
+//!           MaterializeWrite                                 ← f(x) computed here, once
+//!             Projection: label, f(x) AS __fit_input_0
+//!               TableScan: t
 //! ```
 //!
-//! The join's build side is one row, so DataFusion and Ballista run it as a broadcast
-//! (CollectLeft) join; the model travels dictionary-encoded, one 4-byte key per row. When the
-//! input is only columns of a table (nothing computed), it is read twice instead of
-//! materialised. Nested one-liners are planned innermost first, with one exception, the
+//! The reader's input is the fit, so it reads the parts only after the fit has seen them
+//! all, on any planner. The model travels dictionary-encoded, one 4-byte key per row.
+//! When the input is only columns of a table (nothing computed), it is read twice instead
+//! of materialised, and the model reaches the rows through a join whose build side is one
+//! row (a broadcast, CollectLeft, join). Nested one-liners are planned innermost first, with one exception, the
 //! seeds' StandardScaler then PCA: `pca(standardize(f, m, s), k)` is planned as one fit on
 //! `f` — `standard_scaler_fit(f, m, s)` and `standardized_pca_fit(f, k, m, s)` side by side
 //! in one aggregate — and the transform `pca_transform(standard_scale(f, scaler), pca)`, so
 //! the scaled vectors are never materialised and `f` is read once after the fit.
 
 use super::functions::{BROADCAST_KEY, BROADCAST_MODEL, OneLinerSpec, PCA, PCA_EXPLAINED_VARIANCE, STANDARDIZE, one_liner};
-use super::materialize::{MaterializeRead, MaterializeWrite, new_materialize_id};
+use super::materialize::{MaterializeWrite, new_materialize_id};
+use super::read::MaterializeRead;
+use super::release::MaterializeRelease;
 use crate::pca::STANDARDIZED_PCA_FIT;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, Result, plan_datafusion_err, plan_err};
@@ -63,35 +65,42 @@ impl AnalyzerRule for FitTransformRule {
     fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
         let dir = VergerConfig::from_options(config).materialize_dir;
         let mut counter = 0usize;
-        plan.transform_up_with_subqueries(|node| {
-            let calls_here = node.expressions().iter().any(has_one_liner);
-            if !calls_here {
-                return Ok(Transformed::no(node));
-            }
-            let LogicalPlan::Projection(projection) = node else {
-                let name = node.expressions().iter().find_map(|e| {
-                    let mut found = None;
-                    let _ = e.apply(|e| {
-                        found = one_liner_call(e).map(|(spec, _)| spec.name);
-                        Ok(if found.is_some() { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+        let mut materialized: Vec<String> = Vec::new();
+        let plan = plan
+            .transform_up_with_subqueries(|node| {
+                let calls_here = node.expressions().iter().any(has_one_liner);
+                if !calls_here {
+                    return Ok(Transformed::no(node));
+                }
+                let LogicalPlan::Projection(projection) = node else {
+                    let name = node.expressions().iter().find_map(|e| {
+                        let mut found = None;
+                        let _ = e.apply(|e| {
+                            found = one_liner_call(e).map(|(spec, _)| spec.name);
+                            Ok(if found.is_some() { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+                        });
+                        found
                     });
-                    found
-                });
-                return plan_err!(
-                    "{}() is allowed only in a SELECT list (it fits on every row the SELECT sees); found it in {}",
-                    name.unwrap_or("a one-liner"),
-                    node.display()
-                );
-            };
-            let mut plan = LogicalPlan::Projection(projection);
-            while let LogicalPlan::Projection(projection) = &plan
-                && projection.expr.iter().any(has_one_liner)
-            {
-                plan = rewrite_innermost(projection.clone(), &dir, &mut counter)?;
-            }
-            Ok(Transformed::yes(plan))
-        })
-        .map(|t| t.data)
+                    return plan_err!(
+                        "{}() is allowed only in a SELECT list (it fits on every row the SELECT sees); found it in {}",
+                        name.unwrap_or("a one-liner"),
+                        node.display()
+                    );
+                };
+                let mut plan = LogicalPlan::Projection(projection);
+                while let LogicalPlan::Projection(projection) = &plan
+                    && projection.expr.iter().any(has_one_liner)
+                {
+                    plan = rewrite_innermost(projection.clone(), &dir, &mut counter, &mut materialized)?;
+                }
+                Ok(Transformed::yes(plan))
+            })?
+            .data;
+        if materialized.is_empty() {
+            return Ok(plan);
+        }
+        // The whole query's root: it ends after every reader of the parts for good.
+        Ok(LogicalPlan::Extension(Extension { node: Arc::new(MaterializeRelease { input: plan, ids: materialized, dir }) }))
     }
 }
 
@@ -208,7 +217,7 @@ fn standardized_pca(call: &ScalarFunction, spec: &OneLinerSpec, planned: &[Plann
     Some((scaler, Fit { features: scaler_call.fit.features.clone(), aggregate: STANDARDIZED_PCA_FIT, parameters: fit_parameters }))
 }
 
-fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> Result<LogicalPlan> {
+fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize, materialized: &mut Vec<String>) -> Result<LogicalPlan> {
     let input = Arc::unwrap_or_clone(projection.input);
     let mut planned: Vec<Planned> = Vec::new();
     for call in innermost_calls(&projection.expr) {
@@ -276,20 +285,8 @@ fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> 
     }
     let rows = LogicalPlanBuilder::from(input).project(carried)?.build()?;
 
-    let (fit_input, rows_input) = if is_cheap(&rows) {
-        (rows.clone(), rows.clone())
-    } else {
-        let id = new_materialize_id();
-        let schema = Arc::clone(rows.schema());
-        let write =
-            LogicalPlan::Extension(Extension { node: Arc::new(MaterializeWrite { input: rows, id: id.clone(), dir: dir.to_owned() }) });
-        let read = LogicalPlan::Extension(Extension { node: Arc::new(MaterializeRead { id, dir: dir.to_owned(), schema }) });
-        (write, read)
-    };
-
     // The fits: one aggregate per distinct fit, no grouping, then the models made
     // broadcastable.
-    let (fit_key, rows_key) = (fresh("fit_key", counter), fresh("rows_key", counter));
     let mut fits = Vec::with_capacity(planned.len());
     let mut broadcast = Vec::with_capacity(planned.len() + 1);
     for (i, p) in planned.iter().enumerate() {
@@ -299,13 +296,28 @@ fn rewrite_innermost(projection: Projection, dir: &str, counter: &mut usize) -> 
         fits.push(aggregate_call(p.fit.aggregate, &p.input_name, &p.fit.parameters)?.alias(&p.model_name));
         broadcast.push(scalar_call(BROADCAST_MODEL, vec![col(Column::from_name(&p.model_name))])?.alias(&p.model_name));
     }
+
+    if !is_cheap(&rows) {
+        // Computed once: written while the fit reads it, read back after the fit.
+        let id = new_materialize_id();
+        materialized.push(id.clone());
+        let schema = Arc::clone(rows.schema());
+        let write =
+            LogicalPlan::Extension(Extension { node: Arc::new(MaterializeWrite { input: rows, id: id.clone(), dir: dir.to_owned() }) });
+        let models = LogicalPlanBuilder::from(write).aggregate(Vec::<Expr>::new(), fits)?.project(broadcast)?.build()?;
+        let read = MaterializeRead::try_new(models, id, dir.to_owned(), schema)?;
+        return LogicalPlanBuilder::from(LogicalPlan::Extension(Extension { node: Arc::new(read) })).project(rewritten)?.build();
+    }
+
+    // Read twice: the model reaches the rows through a join on a constant key.
+    let (fit_key, rows_key) = (fresh("fit_key", counter), fresh("rows_key", counter));
     let first_model = planned.first().map(|p| col(Column::from_name(&p.model_name))).unwrap_or_else(|| lit(0i32));
     broadcast.push(scalar_call(BROADCAST_KEY, vec![first_model])?.alias(&fit_key));
-    let models = LogicalPlanBuilder::from(fit_input).aggregate(Vec::<Expr>::new(), fits)?.project(broadcast)?.build()?;
+    let models = LogicalPlanBuilder::from(rows.clone()).aggregate(Vec::<Expr>::new(), fits)?.project(broadcast)?.build()?;
 
-    let mut rows_columns: Vec<Expr> = rows_input.schema().columns().into_iter().map(Expr::Column).collect();
+    let mut rows_columns: Vec<Expr> = rows.schema().columns().into_iter().map(Expr::Column).collect();
     rows_columns.push(lit(0i32).alias(&rows_key));
-    let rows = LogicalPlanBuilder::from(rows_input).project(rows_columns)?.build()?;
+    let rows = LogicalPlanBuilder::from(rows).project(rows_columns)?.build()?;
 
     LogicalPlanBuilder::from(models)
         .join(rows, JoinType::Inner, (vec![Column::from_name(&fit_key)], vec![Column::from_name(&rows_key)]), None)?
