@@ -48,7 +48,15 @@ async fn logical_plans_round_trip_through_the_client_codec() -> Result<()> {
     let plan = ctx.state().create_logical_plan(&pipeline_sql(&output)).await?;
     let plan = ctx.state().optimize(&plan)?;
     let shown = plan.display_indent().to_string();
-    for node in ["TableScan: images", "MaterializeWrite", "MaterializeRead", "MaterializeRelease", "CommittedParquetWrite", "image_features", "pca_transform"] {
+    for node in [
+        "TableScan: images",
+        "MaterializeWrite",
+        "MaterializeRead",
+        "MaterializeRelease",
+        "CommittedParquetWrite",
+        "image_features",
+        "pca_transform",
+    ] {
         assert!(shown.contains(node), "the plan has no {node}:\n{shown}");
     }
     let codec = VergerLogicalCodec::default();
@@ -64,7 +72,14 @@ async fn physical_plans_round_trip_through_the_scheduler_codec() -> Result<()> {
     let output = dir.path().join("out").display().to_string();
     let plan = ctx.sql(&pipeline_sql(&output)).await?.create_physical_plan().await?;
     let shown = displayable(plan.as_ref()).indent(true).to_string();
-    for node in ["BinaryFileScanExec", "MaterializeWriteExec", "MaterializeReadExec", "MaterializeReleaseExec", "ParquetPartWriterExec", "ParquetCommitExec"] {
+    for node in [
+        "BinaryFileScanExec",
+        "MaterializeWriteExec",
+        "MaterializeReadExec",
+        "MaterializeReleaseExec",
+        "ParquetPartWriterExec",
+        "ParquetCommitExec",
+    ] {
         assert!(shown.contains(node), "the plan has no {node}:\n{shown}");
     }
     let codec = VergerPhysicalCodec::default();
