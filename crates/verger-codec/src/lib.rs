@@ -9,8 +9,10 @@
 //! needs tags of its own.
 
 mod composed;
+mod node_codec;
 
 pub use composed::ComposedLogicalCodec;
+pub use node_codec::NodeCodec;
 
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;

@@ -127,3 +127,8 @@ pub fn decode_physical(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Option<
             as Arc<dyn ExecutionPlan>)
     })
 }
+
+/// The committed write, its part writers and its commit as a codec, for verger-cluster's
+/// composition.
+pub const PARQUET_OUTPUT_CODEC: verger_codec::NodeCodec =
+    verger_codec::NodeCodec { name: "Parquet output codec", encode_logical, decode_logical, encode_physical, decode_physical };

@@ -19,7 +19,6 @@
 pub mod codec;
 mod commit;
 mod error;
-mod extension_codec;
 mod layout;
 mod manifest;
 mod node;
@@ -30,7 +29,6 @@ mod writer;
 
 pub use commit::ParquetCommitExec;
 pub use error::OutputError;
-pub use extension_codec::ParquetOutputCodec;
 pub use layout::{MANIFEST_NAME, SUCCESS_MARKER, TEMPORARY_DIR};
 pub use manifest::{CommittedFile, Manifest, read_manifest};
 pub use node::{COMMITTED_WRITE_RULE_NAME, CommittedWrite, CommittedWriteRule, summary_schema};

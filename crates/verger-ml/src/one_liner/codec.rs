@@ -166,6 +166,10 @@ pub fn decode_physical(buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>]) -> Option<
     })
 }
 
+/// The one-liners' nodes as a codec, for verger-cluster's composition.
+pub const ONE_LINER_CODEC: verger_codec::NodeCodec =
+    verger_codec::NodeCodec { name: "one-liner codec", encode_logical, decode_logical, encode_physical, decode_physical };
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,6 @@
 
 pub mod codec;
 mod explained;
-mod extension_codec;
 mod functions;
 mod lease;
 mod materialize;
@@ -13,7 +12,6 @@ mod release;
 mod rule;
 
 pub use explained::PcaExplainedVariance;
-pub use extension_codec::OneLinerCodec;
 pub use functions::{
     BROADCAST_KEY, BROADCAST_MODEL, BroadcastKey, BroadcastModel, DEFAULT_PCA_VARIANCE, ONE_LINERS, OneLinerFunction, OneLinerSpec, PCA,
     PCA_EXPLAINED_VARIANCE, STANDARDIZE,
