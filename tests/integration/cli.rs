@@ -170,3 +170,73 @@ fn an_executor_stopped_with_sigterm_removes_its_shuffle_files() {
         assert!(left.is_empty(), "executor-{index} left {left:?}");
     }
 }
+
+/// Under `verger.images.on_error = 'null'` the client says how many values became NULL and
+/// names the files — the same words embedded and on a cluster, whose executors made them —
+/// and leaves no report folder behind.
+#[test]
+fn nulls_from_bad_images_are_reported_by_the_client_embedded_and_on_a_cluster() {
+    let images = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    verger_imagegen::generate(images.path(), 1, 3, 0).unwrap_or_else(|e| panic!("{e}"));
+    let bad = images.path().join("Bad");
+    std::fs::create_dir_all(&bad).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(bad.join("broken.jpg"), b"\xff\xd8\xff\xe0 not really a JPEG").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(bad.join("notes.png"), b"shopping list, not a picture").unwrap_or_else(|e| panic!("{e}"));
+    // Over verger.binary_file.max_length: binaryFile itself gives it a NULL content.
+    std::fs::write(bad.join("huge.jpg"), vec![7u8; 300_000]).unwrap_or_else(|e| panic!("{e}"));
+    let materialize = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sql = format!(
+        "CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION '{}' OPTIONS ('recursiveFileLookup' 'true'); \
+         SELECT element_at(split(path, '/'), -1) AS file, image_features(content) IS NULL AS missing FROM images ORDER BY file",
+        images.path().display()
+    );
+    let settings = [
+        "--set",
+        "verger.images.on_error=null",
+        "--set",
+        "verger.binary_file.max_length=200000",
+        "--set",
+        &format!("verger.materialize.dir={}", materialize.path().display()),
+    ];
+    let run = |cluster: Option<&str>| {
+        let mut args = vec!["sql", "-q", "--format", "csv"];
+        args.extend(settings.iter().copied());
+        if let Some(url) = cluster {
+            args.extend(["--cluster", url]);
+        }
+        args.extend(["-c", &sql]);
+        let out = verger(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let (rows, embedded) = run(None);
+    assert_eq!(rows.lines().filter(|l| l.ends_with(",true")).count(), 3, "{rows}");
+    let lines: Vec<&str> = embedded.lines().collect();
+    assert_eq!(lines.first().copied(), Some("3 values became NULL (verger.images.on_error = 'null'), from 3 files:"), "{embedded}");
+    for (line, (file, source)) in
+        lines[1..].iter().zip([("broken.jpg", "image_features"), ("huge.jpg", "binaryFile"), ("notes.png", "image_features")])
+    {
+        assert!(line.contains(file) && line.contains(source), "{file} by {source} expected in {line:?}:\n{embedded}");
+    }
+    assert_eq!(lines.len(), 4, "one line per file, nothing else: {embedded}");
+
+    let cluster = crate::support::cluster::Cluster::start(2, &[]);
+    let (remote_rows, remote) = run(Some(&cluster.url()));
+    assert_eq!(remote_rows, rows);
+    assert_eq!(remote, embedded, "the cluster's executors reported their NULLs to the client");
+    let left: Vec<_> = std::fs::read_dir(materialize.path()).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "report folders left behind: {left:?}");
+
+    // A one-liner job that fails on the cluster after its parts are written (k above the
+    // number of features): the client removes them, without waiting for their lease to expire.
+    let failing = format!(
+        "CREATE EXTERNAL TABLE images STORED AS BINARYFILE LOCATION '{}' OPTIONS ('recursiveFileLookup' 'true'); \
+         SELECT pca(array_append([CAST(length AS DOUBLE), CAST(length % 7 AS DOUBLE)], 1.0), 9) AS p FROM images",
+        images.path().display()
+    );
+    let set = format!("verger.materialize.dir={}", materialize.path().display());
+    let out = verger(&["sql", "-q", "--set", &set, "--cluster", &cluster.url(), "-c", &failing]);
+    assert!(!out.status.success() && text(&out.stderr).contains("k = 9 is more than the 3 features"), "{}", text(&out.stderr));
+    let left: Vec<_> = std::fs::read_dir(materialize.path()).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "the failed job's materialised parts are left: {left:?}");
+}

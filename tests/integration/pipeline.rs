@@ -354,3 +354,28 @@ async fn an_executor_killed_in_the_transform_stage_reruns_its_readers_with_the_s
     assert!(files_under(scratch.path()).is_empty(), "the parts are removed at the end: {:?}", files_under(scratch.path()));
     println!("{victim} killed in the transform stage: {reruns}");
 }
+
+/// Bad photos under `verger.images.on_error = 'null'`: the job says which files gave NULL
+/// features, and the report counts those rows apart and draws only the others.
+#[test]
+fn unreadable_photos_are_counted_by_the_job_and_by_the_report() {
+    let input = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    verger_imagegen::generate(input.path(), 2, 3, 0).unwrap_or_else(|e| panic!("{e}"));
+    let bad = input.path().join("Bad");
+    std::fs::create_dir_all(&bad).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(bad.join("broken.jpg"), b"\xff\xd8\xff\xe0 not really a JPEG").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(bad.join("notes.jpg"), b"shopping list, not a picture").unwrap_or_else(|e| panic!("{e}"));
+    let output = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = output.path().join("features");
+    let job = run_pipeline(&input.path().to_string_lossy(), &out.to_string_lossy(), &[], &["--set", "verger.images.on_error=null"]);
+    let printed = text(&job.stderr);
+    assert!(job.status.success(), "{printed}");
+    assert!(printed.contains("became NULL (verger.images.on_error = 'null'), from 2 files:"), "{printed}");
+    assert!(printed.contains("broken.jpg") && printed.contains("notes.jpg"), "{printed}");
+
+    let report = Command::new(VERGER).args(["report", &out.to_string_lossy()]).output().unwrap_or_else(|e| panic!("{e}"));
+    let summary = text(&report.stdout);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    assert!(summary.contains("rows        8, 2 without features"), "{summary}");
+    assert!(summary.contains("(6 points)"), "the plot draws the rows with features only: {summary}");
+}

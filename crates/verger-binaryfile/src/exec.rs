@@ -11,6 +11,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::config::ConfigOptions;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -24,7 +25,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use std::fmt;
 use std::sync::Arc;
 use verger_config::{OnError, VergerConfig};
-use verger_storage::{Scheme, StorageLocation, object_store_for};
+use verger_storage::{NullRow, Scheme, StorageLocation, object_store_for, report_nulls};
 
 /// Files read at once per partition: enough to hide S3 latency, few enough to bound memory.
 const CONCURRENT_READS: usize = 8;
@@ -104,6 +105,14 @@ impl DisplayAs for BinaryFileScanExec {
     }
 }
 
+/// What a scan does with a file it cannot use: the max length and `verger.images.on_error`,
+/// and the session's settings, where a NULL is reported.
+pub(crate) struct ReadPolicy {
+    max_length: u64,
+    on_error: OnError,
+    options: Arc<ConfigOptions>,
+}
+
 /// One file's row before it joins a batch; `content` is `None` when not read.
 pub(crate) struct FileRow {
     pub file: ListedFile,
@@ -116,15 +125,19 @@ pub(crate) struct FileRow {
 fn check_listed_length(
     location: &StorageLocation,
     file: ListedFile,
-    max_length: u64,
-    on_error: OnError,
+    policy: &ReadPolicy,
 ) -> std::result::Result<ListedFile, Result<FileRow>> {
+    let max_length = policy.max_length;
     if file.size <= max_length {
         return Ok(file);
     }
     let error = BinaryFileError::FileTooLong { path: location.spark_path(&object_path(&file)), length: file.size, max_length };
-    if on_error == OnError::Null {
-        log::warn!("{error} Its content is NULL (verger.images.on_error = 'null').");
+    if policy.on_error == OnError::Null {
+        let row =
+            NullRow { path: Some(location.spark_path(&object_path(&file))), source: "binaryFile".to_owned(), reason: error.to_string() };
+        if !report_nulls(&policy.options, &[row]) {
+            log::warn!("{error} Its content is NULL (verger.images.on_error = 'null').");
+        }
         return Err(Ok(FileRow { file, content: None }));
     }
     Err(Err(error.into()))
@@ -151,28 +164,27 @@ async fn read_file(
     location: StorageLocation,
     file: ListedFile,
     read_content: bool,
-    max_length: u64,
-    on_error: OnError,
+    policy: Arc<ReadPolicy>,
 ) -> Result<FileRow> {
     if !read_content {
         return Ok(FileRow { file, content: None });
     }
-    let file = match check_listed_length(&location, file, max_length, on_error) {
+    let file = match check_listed_length(&location, file, &policy) {
         Ok(file) => file,
         Err(outcome) => return outcome,
     };
     let path = object_path(&file);
     let read_error = |source| BinaryFileError::Read { path: location.spark_path(&path), source };
     let content = store.get(&path).await.map_err(read_error)?.bytes().await.map_err(read_error)?;
-    read_row(&location, file, content, max_length)
+    read_row(&location, file, content, policy.max_length)
 }
 
 /// Reads the rows of local files, in order, on the calling (blocking) thread. Errors name the
 /// file as object_store's local store does.
-fn read_local_files(location: &StorageLocation, files: Vec<ListedFile>, max_length: u64, on_error: OnError) -> Vec<Result<FileRow>> {
+fn read_local_files(location: &StorageLocation, files: Vec<ListedFile>, policy: &ReadPolicy) -> Vec<Result<FileRow>> {
     let local = LocalFileSystem::new();
     let read = |file: ListedFile| -> Result<FileRow> {
-        let file = match check_listed_length(location, file, max_length, on_error) {
+        let file = match check_listed_length(location, file, policy) {
             Ok(file) => file,
             Err(outcome) => return outcome,
         };
@@ -187,7 +199,7 @@ fn read_local_files(location: &StorageLocation, files: Vec<ListedFile>, max_leng
                 _ => object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(source) },
             })
         })?;
-        read_row(location, file, Bytes::from(content), max_length)
+        read_row(location, file, Bytes::from(content), policy.max_length)
     };
     files.into_iter().map(read).collect()
 }
@@ -287,7 +299,11 @@ impl ExecutionPlan for BinaryFileScanExec {
         let options = context.session_config().options();
         let store = object_store_for(&self.location, options)?;
         let settings = VergerConfig::from_options(options);
-        let (max_length, on_error) = (settings.binary_file_max_length, settings.images_on_error);
+        let policy = Arc::new(ReadPolicy {
+            max_length: settings.binary_file_max_length,
+            on_error: settings.images_on_error,
+            options: Arc::clone(options),
+        });
         let read_content = self.reads_content();
         let batch_size = context.session_config().batch_size().max(1);
         let batch_size = if read_content { batch_size.min(MAX_CONTENT_BATCH_ROWS) } else { batch_size };
@@ -309,10 +325,10 @@ impl ExecutionPlan for BinaryFileScanExec {
             files
                 .try_chunks_by_budget(LOCAL_READS_PER_TASK, MAX_LOCAL_TASK_BYTES)
                 .map(move |group| {
-                    let location = location.clone();
+                    let (location, policy) = (location.clone(), Arc::clone(&policy));
                     async move {
                         let group = group?;
-                        tokio::task::spawn_blocking(move || read_local_files(&location, group, max_length, on_error))
+                        tokio::task::spawn_blocking(move || read_local_files(&location, group, &policy))
                             .await
                             .map_err(|e| DataFusionError::Execution(format!("a file read task failed: {e}")))
                     }
@@ -324,8 +340,8 @@ impl ExecutionPlan for BinaryFileScanExec {
         } else {
             files
                 .map(move |file| {
-                    let (store, location) = (Arc::clone(&store), location.clone());
-                    async move { read_file(store, location, file?, read_content, max_length, on_error).await }
+                    let (store, location, policy) = (Arc::clone(&store), location.clone(), Arc::clone(&policy));
+                    async move { read_file(store, location, file?, read_content, policy).await }
                 })
                 .buffered(CONCURRENT_READS)
                 .boxed()

@@ -10,6 +10,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use verger::ScanProgress;
+use verger_storage::NullReport;
+
+const NULL_REPORT_KEY: &str = "verger.null_report.dir";
 
 #[derive(clap::Args)]
 pub struct SqlArgs {
@@ -118,19 +121,84 @@ pub async fn run_statements(ctx: &SessionContext, sql: &str, options: &RunOption
     let statements = DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?;
     for statement in statements {
         let started = Instant::now();
-        let plan = ctx.state().statement_to_plan(statement).await?;
-        let frame = ctx.execute_logical_plan(plan).await?;
-        // DDL and SET give no columns: nothing to count.
-        let has_columns = !frame.schema().fields().is_empty();
-        let stream = frame.execute_stream().await?;
-        let tracker = QueryProgress::start(options.progress.clone(), options.quiet);
-        let rows = print_stream(stream, options.format, &tracker).await;
-        tracker.finish();
-        let rows = rows?;
-        std::io::Write::flush(&mut std::io::stdout()).map_err(|e| DataFusionError::External(Box::new(e)))?;
-        if !options.quiet && has_columns {
-            eprintln!("{rows} row{} in {:.3}s", if rows == 1 { "" } else { "s" }, started.elapsed().as_secs_f64());
+        let report = begin_null_report(ctx)?;
+        let outcome = run_statement(ctx, statement, options, started).await;
+        // The report is read and removed whether or not the statement succeeded.
+        if let Some(report) = report {
+            let summary = finish_null_report(ctx, report).await;
+            match summary {
+                Ok(summary) if summary.rows > 0 => eprintln!("{summary}"),
+                Ok(_) => {}
+                Err(e) => eprintln!("could not read which rows became NULL: {e}"),
+            }
         }
+        outcome?;
+    }
+    Ok(())
+}
+
+/// Under `verger.images.on_error = 'null'`, a report folder for the next statement, named in
+/// the session's settings so that every process of the query (the executors of a cluster
+/// too) reports its NULLs to this client.
+fn begin_null_report(ctx: &SessionContext) -> Result<Option<NullReport>> {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let Some(report) = NullReport::begin(state.config().options()) else { return Ok(None) };
+    state.config_mut().options_mut().set(NULL_REPORT_KEY, report.dir())?;
+    Ok(Some(report))
+}
+
+async fn finish_null_report(ctx: &SessionContext, report: NullReport) -> Result<verger_storage::NullSummary> {
+    let options = {
+        let state = ctx.state_ref();
+        let mut state = state.write();
+        state.config_mut().options_mut().set(NULL_REPORT_KEY, "")?;
+        Arc::clone(state.config().options())
+    };
+    report.finish(&options).await
+}
+
+async fn run_statement(
+    ctx: &SessionContext,
+    statement: datafusion::sql::parser::Statement,
+    options: &RunOptions,
+    started: Instant,
+) -> Result<()> {
+    let plan = ctx.state().statement_to_plan(statement).await?;
+    // A one-liner's plan is analysed here, where its materialised inputs get their names, so
+    // that a failed query's can be removed at once (on a cluster nothing else would, until
+    // their lease expires).
+    if verger::calls_one_liner(&plan) {
+        let plan = ctx.state().optimize(&plan)?;
+        let outcome = execute_plan(ctx, plan.clone(), options, started).await;
+        if outcome.is_err() {
+            let settings = Arc::clone(ctx.state().config().options());
+            if let Err(e) = verger::release_failed_query(&plan, &settings).await {
+                log::warn!("could not remove the failed query's materialised inputs: {e}");
+            }
+        }
+        return outcome;
+    }
+    execute_plan(ctx, plan, options, started).await
+}
+
+async fn execute_plan(
+    ctx: &SessionContext,
+    plan: datafusion::logical_expr::LogicalPlan,
+    options: &RunOptions,
+    started: Instant,
+) -> Result<()> {
+    let frame = ctx.execute_logical_plan(plan).await?;
+    // DDL and SET give no columns: nothing to count.
+    let has_columns = !frame.schema().fields().is_empty();
+    let stream = frame.execute_stream().await?;
+    let tracker = QueryProgress::start(options.progress.clone(), options.quiet);
+    let rows = print_stream(stream, options.format, &tracker).await;
+    tracker.finish();
+    let rows = rows?;
+    std::io::Write::flush(&mut std::io::stdout()).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    if !options.quiet && has_columns {
+        eprintln!("{rows} row{} in {:.3}s", if rows == 1 { "" } else { "s" }, started.elapsed().as_secs_f64());
     }
     Ok(())
 }

@@ -71,6 +71,7 @@ pub type ModelSettings = BTreeMap<String, String>;
 /// | `verger.features.batch_size` | 8 | images per ONNX Runtime call |
 /// | `verger.model.<name>.<field>` | | a model registration, see [`MODEL_FIELDS`] |
 /// | `verger.materialize.dir` | (temp dir) | where a one-liner (`pca(...)`) keeps a computed input between its fit and its transform; local path or `s3://`; on a multi-host cluster, storage every executor shares |
+/// | `verger.null_report.dir` | (empty) | set by the client for each statement under `on_error = 'null'`: where every process of the query leaves the files whose rows got NULL, for the client to report them (crate `verger-storage`, `NullReport`); empty: they are only logged |
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VergerConfig {
     pub binary_file_max_length: u64,
@@ -82,6 +83,8 @@ pub struct VergerConfig {
     pub models: BTreeMap<String, ModelSettings>,
     /// Empty: a `verger-materialize` directory under each process's temp dir.
     pub materialize_dir: String,
+    /// Empty: NULLs under `on_error = 'null'` are logged by the process that made them only.
+    pub null_report_dir: String,
 }
 
 impl Default for VergerConfig {
@@ -94,6 +97,7 @@ impl Default for VergerConfig {
             inference_batch: DEFAULT_INFERENCE_BATCH,
             models: BTreeMap::new(),
             materialize_dir: String::new(),
+            null_report_dir: String::new(),
         }
     }
 }
@@ -109,6 +113,7 @@ const DEFAULT_MODEL_KEY: &str = "images.default_model";
 const BATCH_KEY: &str = "features.batch_size";
 const MODEL_PREFIX: &str = "model.";
 const MATERIALIZE_DIR_KEY: &str = "materialize.dir";
+const NULL_REPORT_DIR_KEY: &str = "null_report.dir";
 
 /// Model names are SQL-identifier-like, compared case-insensitively.
 pub fn normalise_model_name(name: &str) -> Option<String> {
@@ -182,6 +187,7 @@ impl ExtensionOptions for VergerConfig {
             }
             MAX_PIXELS_KEY => self.images_max_pixels = parse_whole(key, value, 1, u64::MAX / 16, "a number of pixels")?,
             MATERIALIZE_DIR_KEY => self.materialize_dir = value.trim().to_owned(),
+            NULL_REPORT_DIR_KEY => self.null_report_dir = value.trim().to_owned(),
             BATCH_KEY => self.inference_batch = parse_whole(key, value, 1, 4096, "a number of images")?,
             DEFAULT_MODEL_KEY => match normalise_model_name(value) {
                 Some(name) => self.default_model = name,
@@ -191,7 +197,7 @@ impl ExtensionOptions for VergerConfig {
                 Some(model_key) => self.set_model(model_key, value)?,
                 None => {
                     return config_err!(
-                        "unknown setting 'verger.{key}'; known settings: verger.{MAX_LENGTH_KEY}, verger.{ON_ERROR_KEY}, verger.{MAX_PIXELS_KEY}, verger.{DEFAULT_MODEL_KEY}, verger.{BATCH_KEY}, verger.{MATERIALIZE_DIR_KEY}, verger.model.<name>.<field>"
+                        "unknown setting 'verger.{key}'; known settings: verger.{MAX_LENGTH_KEY}, verger.{ON_ERROR_KEY}, verger.{MAX_PIXELS_KEY}, verger.{DEFAULT_MODEL_KEY}, verger.{BATCH_KEY}, verger.{MATERIALIZE_DIR_KEY}, verger.{NULL_REPORT_DIR_KEY}, verger.model.<name>.<field>"
                     );
                 }
             },
@@ -232,6 +238,11 @@ impl ExtensionOptions for VergerConfig {
                 value: Some(self.materialize_dir.clone()),
                 description: "where pca(...) keeps a computed input between its fit and its transform (local path or s3://; empty: the temp dir)",
             },
+            ConfigEntry {
+                key: format!("{prefix}.{NULL_REPORT_DIR_KEY}"),
+                value: Some(self.null_report_dir.clone()),
+                description: "set by the client per statement under on_error = 'null': where the files whose rows got NULL are reported",
+            },
         ];
         for (name, settings) in &self.models {
             for (field, value) in settings {
@@ -260,7 +271,7 @@ mod tests {
         options.set("verger.model.Mine.uri", "s3://models/mine/")?;
         options.set("verger.model.mine.mean", "0.485,0.456,0.406")?;
         let sent: Vec<_> = options.entries().into_iter().filter(|e| e.key.starts_with("verger.")).collect();
-        assert_eq!(sent.len(), 8);
+        assert_eq!(sent.len(), 9);
 
         let mut received = ConfigOptions::new();
         received.extensions.insert(VergerConfig::default());

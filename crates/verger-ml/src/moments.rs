@@ -124,10 +124,13 @@ impl Moments {
     }
 
     /// Folds the rows buffered in the current block into the state, in place: the rows are
-    /// centred on the running mean `μₐ` and their products added to the co-moment, then the
-    /// shift is taken back out. With `δ = μ_b − μₐ`, Chan et al.'s
-    /// `Mₐ + C_b + δδᵀ·nₐn_b/n` equals `Mₐ + Σ(x − μₐ)(x − μₐ)ᵀ − δδᵀ·n_b²/n`: no block
-    /// matrix to allocate, zero and add (a d × d matrix per block would be 13 MB at d = 1280).
+    /// centred on a reference `r` — the running mean `μₐ`, or the block's first row when the
+    /// state is empty — and their products added to the co-moment, then the shift is taken
+    /// back out. With `δ = μ_b − r = Σ(x − r)/n_b`, Chan et al.'s `Mₐ + C_b + δδᵀ·nₐn_b/n`
+    /// equals `Mₐ + Σ(x − r)(x − r)ᵀ − δδᵀ·n_b²/n`: no block matrix to allocate, zero and add
+    /// (a d × d matrix per block would be 13 MB at d = 1280). Taking the mean as an offset
+    /// from a row, never as `Σx/n_b`, keeps a constant feature's mean exactly its value and
+    /// its co-moment exactly 0, however the rows are split (Spark's std is then exactly 0).
     pub fn flush(&mut self) {
         let rows = self.block_rows;
         if rows == 0 {
@@ -136,22 +139,17 @@ impl Moments {
         self.block_rows = 0;
         let d = self.mean.len();
         let block = &mut self.block[..rows * d];
-        let mut block_mean = vec![0.0; d];
-        for row in block.chunks_exact(d) {
-            block_mean.iter_mut().zip(row).for_each(|(m, x)| *m += x);
-        }
-        let inverse = 1.0 / rows as f64;
-        block_mean.iter_mut().for_each(|m| *m *= inverse);
-        // The first block is centred on its own mean, so δ = 0.
         if self.count == 0 {
-            self.mean.copy_from_slice(&block_mean);
+            self.mean.copy_from_slice(&block[..d]);
         }
+        let mut delta = vec![0.0; d];
         for row in block.chunks_exact_mut(d) {
             row.iter_mut().zip(&self.mean).for_each(|(x, m)| *x -= m);
+            delta.iter_mut().zip(&*row).for_each(|(s, x)| *s += x);
         }
         let (na, nb) = (self.count as f64, rows as f64);
         let n = na + nb;
-        let delta: Vec<f64> = block_mean.iter().zip(&self.mean).map(|(b, a)| b - a).collect();
+        delta.iter_mut().for_each(|s| *s /= nb);
         let correction = -nb * nb / n;
         match &mut self.comoment {
             Some(Comoment::Diagonal(diagonal)) => {

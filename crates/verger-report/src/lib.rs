@@ -59,6 +59,11 @@ impl Default for ReportOptions {
 pub struct Summary {
     pub output: String,
     pub rows: u64,
+    /// Rows whose features are NULL (images that could not be read, under
+    /// `verger.images.on_error = 'null'`).
+    pub without_features: u64,
+    /// Rows drawn in the plot: those with at least two components.
+    pub points: u64,
     /// Rows per label, by label.
     pub labels: Vec<(String, u64)>,
     /// Components per row (the largest, should rows differ).
@@ -80,7 +85,14 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "output      {} ({} Parquet files, {:.1} MB, committed)", self.output, self.files, self.bytes as f64 / 1e6)?;
-        writeln!(f, "rows        {}", self.rows)?;
+        match self.without_features {
+            0 => writeln!(f, "rows        {}", self.rows)?,
+            n => writeln!(
+                f,
+                "rows        {}, {n} without features (unreadable images, NULL under verger.images.on_error = 'null')",
+                self.rows
+            )?,
+        }
         let labels: Vec<String> = self.labels.iter().map(|(label, n)| format!("{label} {n}")).collect();
         writeln!(f, "labels      {}: {}", self.labels.len(), labels.join(", "))?;
         match (self.k, self.explained_variance) {
@@ -95,7 +107,7 @@ impl fmt::Display for Summary {
             writeln!(f, "throughput  {rate:.1} images/s")?;
         }
         if let Some(plot) = &self.plot {
-            writeln!(f, "plot        {plot}")?;
+            writeln!(f, "plot        {plot} ({} points)", self.points)?;
         }
         Ok(())
     }
@@ -155,11 +167,14 @@ pub async fn report(ctx: &SessionContext, output: &str, options: &ReportOptions)
     for batch in &points {
         seen.add(batch);
     }
-    let Seen { by_label, counts, rows, k, explained } = seen;
+    let Seen { by_label, counts, rows, without_features, k, explained } = seen;
+    let points = by_label.values().map(|s| s.points.len() as u64).sum();
 
     let mut summary = Summary {
         output: output.to_owned(),
         rows,
+        without_features,
+        points,
         labels: counts.into_iter().collect(),
         k,
         explained_variance: explained,
@@ -176,7 +191,9 @@ pub async fn report(ctx: &SessionContext, output: &str, options: &ReportOptions)
     if let Some(target) = target {
         let series: Vec<Series> = by_label.into_values().filter(|s| !s.points.is_empty()).collect();
         let share = explained.map(|e| format!(", {:.1} % of the variance", e * 100.0)).unwrap_or_default();
-        let title = format!("PCA of the CNN features: {} images, k = {}{share}", summary.rows, k.unwrap_or(0));
+        // The title counts what is drawn: rows without features (or with one component) are not.
+        let drawn = if points == summary.rows { format!("{points} images") } else { format!("{points} of {} images", summary.rows) };
+        let title = format!("PCA of the CNN features: {drawn}, k = {}{share}", k.unwrap_or(0));
         let png = scatter_png(&series, &title, &target)?;
         let plot_location = StorageLocation::parse(&target).map_err(|e| error::plot_error(&target, e.to_string()))?;
         let plot_store = object_store_for(&plot_location, &config)?;
@@ -192,6 +209,7 @@ struct Seen {
     by_label: BTreeMap<String, Series>,
     counts: BTreeMap<String, u64>,
     rows: u64,
+    without_features: u64,
     k: Option<u64>,
     explained: Option<f64>,
 }
@@ -208,6 +226,7 @@ impl Seen {
             return;
         };
         self.rows += batch.num_rows() as u64;
+        self.without_features += k.null_count() as u64;
         self.k = self.k.max(k.iter().flatten().max());
         self.explained = explained.iter().flatten().fold(self.explained, |best, e| Some(best.map_or(e, |b: f64| b.max(e))));
         for row in 0..batch.num_rows() {

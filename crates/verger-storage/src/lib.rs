@@ -13,6 +13,7 @@
 
 mod error;
 mod location;
+mod null_report;
 mod profile;
 mod registry;
 mod s3;
@@ -20,6 +21,7 @@ mod secret;
 
 pub use error::StorageError;
 pub use location::{Scheme, StorageLocation};
+pub use null_report::{NAMED_FILES, NullReport, NullRow, NullSummary, report_nulls};
 pub use registry::{VergerObjectStoreRegistry, object_store_for};
 pub use s3::S3Options;
 pub use secret::{Secret, redact, redact_log_line, register_secret, register_secrets_from_env};

@@ -41,7 +41,7 @@ pub use verger_features::{
     ImagePathRule, InferenceReadAheadRule, image_functions, load_model, opt_out_of_onnx_telemetry, resolve_model, set_inference_threads,
     wait_for_preloads,
 };
-pub use verger_ml::one_liner::FitTransformRule;
+pub use verger_ml::one_liner::{FitTransformRule, calls_one_liner, release_failed_query};
 pub use verger_ml::{PcaModel, ScalerModel, ml_aggregate_functions, ml_scalar_functions};
 pub use verger_parquet::{CommittedWriteRule, Manifest, SaveMode, read_manifest};
 pub use verger_storage::{S3Options, VergerObjectStoreRegistry, redact};

@@ -8,6 +8,7 @@ use datafusion::logical_expr::{ColumnarValue, DocSection, ScalarFunctionArgs};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use verger_config::{OnError, VergerConfig};
+use verger_storage::{NullRow, report_nulls};
 use verger_tensors::{DecodeLimits, ImageError};
 
 pub(crate) const DOC_SECTION: DocSection =
@@ -159,25 +160,43 @@ impl ImageArgs {
     }
 
     /// Applies `verger.images.on_error` to per-row outcomes: the first failure fails the call
-    /// under `fail`; under `null` failures become NULL and are logged.
+    /// under `fail`; under `null` failures become NULL, reported to the client that ran the
+    /// statement (`verger_storage::report_nulls`), or logged where no client asked.
     pub fn settle<T>(&self, function: &str, rows: Vec<std::result::Result<Option<T>, ImageError>>) -> Result<Vec<Option<T>>> {
         let mut settled = Vec::with_capacity(rows.len());
+        let mut nulls = Vec::new();
         for (row, outcome) in rows.into_iter().enumerate() {
             match outcome {
                 Ok(value) => settled.push(value),
-                Err(error) => {
-                    let message = self.row_error(function, row, &error);
-                    match self.config.images_on_error {
-                        OnError::Fail => {
-                            return Err(DataFusionError::Execution(format!(
-                                "{message} (SET verger.images.on_error = 'null' to get NULL for such images instead)"
-                            )));
-                        }
-                        OnError::Null => {
-                            log::warn!("{message}; NULL returned (verger.images.on_error = 'null')");
-                            settled.push(None);
-                        }
+                Err(error) => match self.config.images_on_error {
+                    OnError::Fail => {
+                        let message = self.row_error(function, row, &error);
+                        return Err(DataFusionError::Execution(format!(
+                            "{message} (SET verger.images.on_error = 'null' to get NULL for such images instead)"
+                        )));
                     }
+                    OnError::Null => {
+                        nulls.push((row, error));
+                        settled.push(None);
+                    }
+                },
+            }
+        }
+        if !nulls.is_empty() {
+            let report: Vec<NullRow> = nulls
+                .iter()
+                .map(|(row, error)| NullRow {
+                    path: self.path(*row),
+                    source: function.to_owned(),
+                    reason: match self.path(*row) {
+                        Some(_) => error.to_string(),
+                        None => self.row_error(function, *row, error),
+                    },
+                })
+                .collect();
+            if !report_nulls(&self.options, &report) {
+                for (row, error) in &nulls {
+                    log::warn!("{}; NULL returned (verger.images.on_error = 'null')", self.row_error(function, *row, error));
                 }
             }
         }

@@ -20,5 +20,5 @@ pub use lease::{HEARTBEAT, STALE_AFTER};
 pub use materialize::{MaterializeWrite, MaterializeWriteExec};
 pub use planner::MaterializePlanner;
 pub use read::{MaterializeRead, MaterializeReadExec};
-pub use release::{MaterializeRelease, MaterializeReleaseExec};
-pub use rule::{FIT_TRANSFORM_RULE_NAME, FitTransformRule};
+pub use release::{MaterializeRelease, MaterializeReleaseExec, release_failed_query};
+pub use rule::{FIT_TRANSFORM_RULE_NAME, FitTransformRule, calls_one_liner};

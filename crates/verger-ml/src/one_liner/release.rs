@@ -12,6 +12,7 @@ use super::lease;
 use super::materialize::{Folder, materialize_error};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DFSchemaRef, Result};
+use datafusion::config::ConfigOptions;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNodeCore};
 use datafusion::physical_expr::{Distribution, PhysicalExpr};
@@ -20,6 +21,30 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Par
 use futures::StreamExt;
 use std::fmt;
 use std::sync::Arc;
+
+/// Deletes what an analysed `plan` materialises (its [`MaterializeRelease`] nodes' inputs),
+/// for the client of a query that failed. On a cluster the release at the query's root runs
+/// in the job's last stage, so a job that fails before it leaves the parts to the lease's
+/// expiry; once the client has the job's failure, Ballista retries none of its tasks, and the
+/// client removes them at once. A part written afterwards by a task still being cancelled is
+/// left to the lease (see [`super::lease`]).
+pub async fn release_failed_query(plan: &LogicalPlan, options: &ConfigOptions) -> Result<()> {
+    let mut releases: Vec<(String, Vec<String>)> = Vec::new();
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Extension(extension) = node
+            && let Some(release) = extension.node.as_any().downcast_ref::<MaterializeRelease>()
+        {
+            releases.push((release.dir.clone(), release.ids.clone()));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    for (dir, ids) in releases {
+        for id in ids {
+            lease::release(&Folder::of(&dir, &id, options)?).await;
+        }
+    }
+    Ok(())
+}
 
 /// Passes `input` through; deletes the inputs materialised under `ids` (in `dir`) when
 /// the query is over.

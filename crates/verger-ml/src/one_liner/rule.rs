@@ -57,6 +57,17 @@ fn has_one_liner(expr: &Expr) -> bool {
     expr.exists(|e| Ok(one_liner_call(e).is_some())).unwrap_or(false)
 }
 
+/// Whether a (not yet analysed) plan calls a one-liner anywhere, subqueries included: then
+/// its analysis mints materialised inputs ([`super::release_failed_query`] finds them).
+pub fn calls_one_liner(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        found = node.expressions().iter().any(has_one_liner);
+        Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+    });
+    found
+}
+
 impl AnalyzerRule for FitTransformRule {
     fn name(&self) -> &str {
         FIT_TRANSFORM_RULE_NAME
