@@ -131,10 +131,10 @@ fn check_listed_length(
     if file.size <= max_length {
         return Ok(file);
     }
-    let error = BinaryFileError::FileTooLong { path: location.spark_path(&object_path(&file)), length: file.size, max_length };
+    let path = location.spark_path(&object_path(&file));
+    let error = BinaryFileError::FileTooLong { path: path.clone(), length: file.size, max_length };
     if policy.on_error == OnError::Null {
-        let row =
-            NullRow { path: Some(location.spark_path(&object_path(&file))), source: "binaryFile".to_owned(), reason: error.to_string() };
+        let row = NullRow { path: Some(path), source: "binaryFile".to_owned(), reason: error.to_string() };
         if !report_nulls(&policy.options, &[row]) {
             log::warn!("{error} Its content is NULL (verger.images.on_error = 'null').");
         }

@@ -9,10 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
+use verger::NULL_REPORT_DIR_SETTING as NULL_REPORT_KEY;
 use verger::ScanProgress;
 use verger_storage::NullReport;
-
-const NULL_REPORT_KEY: &str = "verger.null_report.dir";
 
 #[derive(clap::Args)]
 pub struct SqlArgs {

@@ -114,6 +114,8 @@ const BATCH_KEY: &str = "features.batch_size";
 const MODEL_PREFIX: &str = "model.";
 const MATERIALIZE_DIR_KEY: &str = "materialize.dir";
 const NULL_REPORT_DIR_KEY: &str = "null_report.dir";
+/// The full name of the setting that names a statement's NULL report folder.
+pub const NULL_REPORT_DIR_SETTING: &str = "verger.null_report.dir";
 
 /// Model names are SQL-identifier-like, compared case-insensitively.
 pub fn normalise_model_name(name: &str) -> Option<String> {

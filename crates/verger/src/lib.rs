@@ -36,7 +36,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use std::sync::Arc;
 
 pub use verger_binaryfile::{BINARY_FILE_FORMAT, BinaryFileOptions, BinaryFileTable, BinaryFileTableFactory, ScanProgress};
-pub use verger_config::VergerConfig;
+pub use verger_config::{NULL_REPORT_DIR_SETTING, VergerConfig};
 pub use verger_features::{
     ImagePathRule, InferenceReadAheadRule, image_functions, load_model, opt_out_of_onnx_telemetry, resolve_model, set_inference_threads,
     wait_for_preloads,

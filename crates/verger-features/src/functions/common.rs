@@ -185,13 +185,11 @@ impl ImageArgs {
         if !nulls.is_empty() {
             let report: Vec<NullRow> = nulls
                 .iter()
-                .map(|(row, error)| NullRow {
-                    path: self.path(*row),
-                    source: function.to_owned(),
-                    reason: match self.path(*row) {
-                        Some(_) => error.to_string(),
-                        None => self.row_error(function, *row, error),
-                    },
+                .map(|(row, error)| {
+                    let path = self.path(*row);
+                    // Without a path, the reason says which row of the batch it was.
+                    let reason = if path.is_some() { error.to_string() } else { self.row_error(function, *row, error) };
+                    NullRow { path, source: function.to_owned(), reason }
                 })
                 .collect();
             if !report_nulls(&self.options, &report) {
