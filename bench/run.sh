@@ -3,7 +3,7 @@
 # next to PySpark 4.3, on the same generated photos, in one run. See
 # crates/verger-cli/benches/pipeline.rs for what is measured; arguments go to it, e.g.
 #   bench/run.sh --images 2000,10000 --rss 1000,10000,100000
-# Installs what it needs (scripts/setup.sh, then PySpark and pandas into .venv; a JDK 17+ must
+# Installs what it needs (scripts/setup.sh, then classic PySpark into .venv-spark; a JDK 17+ must
 # be on the PATH for PySpark), builds verger with the same lean dev profile as the tests, and
 # keeps the generated photos under .verger/bench for later runs. The output is also saved in
 # .verger/bench/last-run.txt.
@@ -15,11 +15,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 "$root/scripts/setup.sh"
 requirements="$root/bench/requirements.txt"
-stamp="$root/.venv/.bench-requirements.sha256"
+spark_venv="$root/.venv-spark"
+stamp="$spark_venv/.requirements.sha256"
 wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ ! -x "$spark_venv/bin/python" ]; then
+  python3 -m venv "$spark_venv"
+fi
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
-  echo "bench: installing the PySpark baseline from $requirements"
-  "$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  echo "bench: installing the PySpark baseline from $requirements into $spark_venv"
+  "$spark_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
   echo "$wanted" > "$stamp"
 fi
 if ! java -version > /dev/null 2>&1; then

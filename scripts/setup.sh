@@ -3,7 +3,9 @@
 # - a Python virtualenv in .venv with the pinned tools of scripts/python-requirements.txt
 #   (re-installed only when that file changes);
 # - the default model, EfficientNet-Lite0 as ONNX, in .verger/models/efficientnet_lite0
-#   (scripts/build_model.py: checksum-verified, rebuilt only when missing or different).
+#   (scripts/build_model.py: checksum-verified, rebuilt only when missing or different);
+# - the Spark Connect protocol of the pinned PySpark client, as descriptors in
+#   .venv/spark-connect.binpb, which the verger-connect crate's build compiles.
 set -euo pipefail
 # The model build runs the Python onnxruntime, which (1.29+) records telemetry in
 # ~/.cache/Microsoft unless told not to; verger's own processes set this themselves.
@@ -26,5 +28,7 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
   echo "$wanted" > "$stamp"
 fi
 "$venv/bin/moto_server" --help > /dev/null
+# The Spark Connect protocol verger-connect's build compiles, from the pinned client.
+"$venv/bin/python" -W ignore "$root/scripts/spark_connect_descriptors.py" "$venv/spark-connect.binpb"
 "$venv/bin/python" "$root/scripts/build_model.py" "$root/.verger/models/efficientnet_lite0"
 echo "setup: ready ($venv, .verger/models)"

@@ -307,7 +307,8 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 /// PySpark's job time on the seeds' job (JVM start excluded), its wall time and k; `as_written`
 /// runs it as the seeds do, else tuned (see bench/pyspark_job.py).
 fn pyspark(root: &Path, input: &Path, output: &Path, expected: usize, as_written: bool) -> BenchResult<(f64, f64, usize)> {
-    let python = root.join(".venv/bin/python");
+    // Classic PySpark has a virtualenv of its own (bench/requirements.txt).
+    let python = root.join(".venv-spark/bin/python");
     let mut command = Command::new(python);
     command.current_dir(root).arg("bench/pyspark_job.py");
     command.arg("--input").arg(input).arg("--output").arg(output);

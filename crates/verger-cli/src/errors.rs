@@ -66,54 +66,7 @@ fn cluster_message(text: &str) -> Option<String> {
              (a scheduler listens on 50050 by default; 50051 and 50052 are an executor's)"
         ));
     }
-    if text.contains("Job ") && text.contains(" failed: ") {
-        return innermost_error(text);
-    }
-    None
-}
-
-/// The innermost `Variant("message")` of a debug-printed DataFusionError chain, shown as
-/// DataFusion shows that variant.
-fn innermost_error(text: &str) -> Option<String> {
-    const VARIANTS: [(&str, &str); 7] = [
-        ("Execution(", "Execution error: "),
-        ("Plan(", "Error during planning: "),
-        ("Configuration(", "Invalid or Unsupported Configuration: "),
-        ("NotImplemented(", "This feature is not implemented: "),
-        ("ResourcesExhausted(", "Resources exhausted: "),
-        ("Internal(", "Internal error: "),
-        ("IoError(", "IO error: "),
-    ];
-    let (start, prefix) = VARIANTS
-        .iter()
-        .filter_map(|(variant, prefix)| text.rfind(&format!("{variant}\"")).map(|at| (at + variant.len(), *prefix)))
-        .max_by_key(|(at, _)| *at)?;
-    let message = read_literal(&text[start..])?;
-    Some(format!("{prefix}{message}"))
-}
-
-/// Reads the Rust string literal `text` starts with (`"…"`, debug escapes undone).
-fn read_literal(text: &str) -> Option<String> {
-    let mut chars = text.strip_prefix('"')?.chars();
-    let mut out = String::new();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => return Some(out),
-            '\\' => match chars.next()? {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                'r' => out.push('\r'),
-                '0' => out.push('\0'),
-                'u' => {
-                    let code: String = chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
-                    out.push(u32::from_str_radix(&code, 16).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}'));
-                }
-                other => out.push(other),
-            },
-            other => out.push(other),
-        }
-    }
-    None
+    verger_cluster::job_error_message(text)
 }
 
 #[cfg(test)]

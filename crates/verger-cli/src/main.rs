@@ -98,6 +98,29 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
     },
+    /// Run a Spark Connect server: PySpark clients (`SparkSession.builder.remote("sc://host:15002")`)
+    /// run their DataFrame code and SQL on verger, in this process or on a cluster.
+    Connect {
+        /// Address to bind. Keep 127.0.0.1 unless other machines must reach this one (then a
+        /// token is required).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind_host: String,
+        /// Port to listen on (0: any free port; the server prints the one it got).
+        #[arg(long, default_value_t = 15002)]
+        port: u16,
+        /// Run every query on the Ballista scheduler at df://host:port.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// A setting every session starts with, as key=value (Spark or verger keys). Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// Bearer token clients must send (sc://host:port/;token=…).
+        #[arg(long, env = "VERGER_CONNECT_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Minutes a session may stay idle before the server drops it.
+        #[arg(long, default_value_t = 60)]
+        idle_timeout_minutes: u64,
+    },
     /// Write deterministic Fruits-360-like test images: OUT/<label>/<i>_100.jpg.
     GenImages {
         /// A local directory, or s3://bucket/prefix (S3 settings from the AWS_* environment).
@@ -114,7 +137,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let server = matches!(cli.command, Command::Scheduler { .. } | Command::Executor { .. });
+    let server = matches!(cli.command, Command::Scheduler { .. } | Command::Executor { .. } | Command::Connect { .. });
     // A client prints a failed job's error itself: Ballista's log line of it would say it twice.
     logging::init(if server { "info" } else { "warn,ballista_core::execution_plans::distributed_query=off" });
     // After the logger, so that a refusal can be logged; before any thread starts.
@@ -183,6 +206,38 @@ async fn run(command: Command) -> datafusion::error::Result<ExitCode> {
                 heartbeat_seconds,
             };
             verger_cluster::run_executor(&options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Connect { bind_host, port, cluster, settings, token, idle_timeout_minutes } => {
+            let settings = settings
+                .iter()
+                .map(|s| {
+                    s.split_once('=')
+                        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                        .ok_or_else(|| datafusion::error::DataFusionError::Configuration(format!("--set takes key=value, got '{s}'")))
+                })
+                .collect::<datafusion::error::Result<Vec<_>>>()?;
+            let token = token.filter(|t| !t.is_empty());
+            if let Some(token) = &token {
+                verger::register_secret(token);
+            }
+            let options = verger_connect::ConnectOptions {
+                bind_host,
+                port,
+                engine: cluster.map_or(verger_connect::Engine::Embedded, verger_connect::Engine::Cluster),
+                settings,
+                token,
+                idle_timeout: std::time::Duration::from_secs(idle_timeout_minutes.max(1) * 60),
+            };
+            let ready = |address: std::net::SocketAddr| {
+                // Tests and scripts read this line for the port.
+                println!("verger connect: listening on sc://{address}");
+            };
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            verger_connect::serve(options, ready, shutdown).await.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            verger::wait_for_preloads();
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { output, plot, no_plot, label_column, features_column, explained_column, settings } => {

@@ -11,9 +11,11 @@
 //!   functions by name in verger's registry and S3 through the session's `s3.*` settings.
 
 mod codec;
+mod errors;
 mod process;
 
 pub use codec::{VERGER_TAG, VergerLogicalCodec, VergerPhysicalCodec};
+pub use errors::job_error_message;
 pub use process::{
     ExecutorOptions, SchedulerOptions, executor_config, remote_context, run_executor, run_scheduler, scheduler_config,
     verger_ballista_config,

@@ -44,7 +44,7 @@ pub use verger_features::{
 pub use verger_ml::one_liner::{FitTransformRule, calls_one_liner, release_failed_query};
 pub use verger_ml::{PcaModel, ScalerModel, ml_aggregate_functions, ml_scalar_functions};
 pub use verger_parquet::{CommittedWriteRule, Manifest, SaveMode, read_manifest};
-pub use verger_storage::{S3Options, VergerObjectStoreRegistry, redact};
+pub use verger_storage::{S3Options, VergerObjectStoreRegistry, redact, register_secret};
 
 /// Rows per batch in a verger session (see [`session_config`]).
 pub const WIDE_ROW_BATCH_SIZE: usize = 1024;
