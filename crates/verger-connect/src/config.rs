@@ -109,24 +109,21 @@ impl SessionConf<'_> {
             verger::register_secret(value);
         }
         if let Some(ours) = mapped(key) {
-            let value = match ours {
-                // Spark's "UTC"/region names and offsets are DataFusion's too.
-                "datafusion.execution.time_zone" => value.to_owned(),
-                _ => value.to_owned(),
-            };
-            self.session.set_engine_setting(ours, &value)?;
+            // Spark's values mean the same to DataFusion (time zone names and offsets,
+            // partition counts, booleans).
+            self.session.set_engine_setting(ours, value)?;
             if ours.starts_with("s3.") && key.ends_with("endpoint") && value.starts_with("http://") {
                 self.session.set_engine_setting("s3.allow_http", "true")?;
             }
         } else if is_engine_key(key) {
             self.session.set_engine_setting(key, value)?;
         }
-        self.session.spark_settings_mut().insert(key.to_owned(), value.to_owned());
+        self.session.spark_settings().insert(key.to_owned(), value.to_owned());
         Ok(())
     }
 
     pub fn unset(&self, key: &str) -> ConnectResult<()> {
-        self.session.spark_settings_mut().remove(key);
+        self.session.spark_settings().remove(key);
         if let Some(ours) = mapped(key).or(is_engine_key(key).then_some(key)) {
             self.session.reset_engine_setting(ours)?;
         }

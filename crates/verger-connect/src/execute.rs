@@ -76,27 +76,24 @@ impl Operation {
         self.state().done
     }
 
-    fn response(&self, response_type: ResponseType) -> ExecutePlanResponse {
+    fn response(&self, response_type: Option<ResponseType>) -> ExecutePlanResponse {
         ExecutePlanResponse {
             session_id: self.session_id.clone(),
             server_side_session_id: self.server_side_id.clone(),
             operation_id: self.id.clone(),
             response_id: uuid::Uuid::new_v4().to_string(),
-            response_type: Some(response_type),
+            response_type,
             ..Default::default()
         }
     }
 
     /// Queues a response, waiting while the client is too far behind.
     pub async fn send(&self, response_type: ResponseType) -> ConnectResult<()> {
-        self.send_response(self.response(response_type)).await
+        self.send_response(self.response(Some(response_type))).await
     }
 
     pub async fn send_schema(&self, schema: SparkType) -> ConnectResult<()> {
-        let mut response = self.response(ResponseType::ResultComplete(ResultComplete {}));
-        response.response_type = None;
-        response.schema = Some(schema);
-        self.send_response(response).await
+        self.send_response(ExecutePlanResponse { schema: Some(schema), ..self.response(None) }).await
     }
 
     async fn send_response(&self, response: ExecutePlanResponse) -> ConnectResult<()> {
@@ -171,7 +168,7 @@ impl Operation {
     }
 
     /// The client's stream of responses, after `last_response_id` when it reattaches.
-    pub fn stream(self: &Arc<Self>, last_response_id: Option<String>) -> ConnectResult<ResponseStream> {
+    pub fn stream(self: &Arc<Self>, last_response_id: Option<String>) -> ResponseStream {
         let start = {
             let mut state = self.state();
             let start = match &last_response_id {
@@ -186,10 +183,10 @@ impl Operation {
             start
         };
         let reader = Reader { operation: Arc::clone(self), next: start, ended: false };
-        Ok(Box::pin(futures::stream::unfold(reader, |mut reader| async move {
+        Box::pin(futures::stream::unfold(reader, |mut reader| async move {
             let item = reader.next().await?;
             Some((item, reader))
-        })))
+        }))
     }
 }
 
@@ -373,11 +370,11 @@ mod tests {
         for _ in 0..3 {
             operation.send(ResponseType::ExecutionProgress(ExecutionProgress::default())).await?;
         }
-        let mut first = operation.stream(None)?;
+        let mut first = operation.stream(None);
         let seen = first.next().await.ok_or(ConnectError::Interrupted)?.map_err(|_| ConnectError::Interrupted)?;
         drop(first);
         operation.finish(Ok(())).await;
-        let rest: Vec<_> = operation.stream(Some(seen.response_id.clone()))?.collect().await;
+        let rest: Vec<_> = operation.stream(Some(seen.response_id.clone())).collect().await;
         assert_eq!(rest.len(), 3, "two progress messages and ResultComplete");
         assert!(matches!(rest[2].as_ref().ok().and_then(|r| r.response_type.clone()), Some(ResponseType::ResultComplete(_))));
         Ok(())

@@ -2,7 +2,7 @@
 //! the cluster: the plans are the ones `verger sql` would build, so they cross the same hops).
 
 use crate::error::{ConnectError, ConnectResult};
-use crate::expression::{ExprContext, column, parse_identifier, plan_alias, python_relation, spark_name};
+use crate::expression::{ExprContext, column, parse_identifier, plan_alias, python_relation};
 use crate::proto::{self, Relation, relation::RelType};
 use crate::session::Session;
 use crate::types;
@@ -524,9 +524,30 @@ fn non_negative(value: i32, what: &str) -> ConnectResult<usize> {
     })
 }
 
-fn relation_name(kind: &RelType) -> String {
-    let debug = format!("{kind:?}");
-    debug.split('(').next().unwrap_or("relation").to_owned()
+/// The Spark name of a relation verger does not plan (the ones it does are matched above).
+fn relation_name(kind: &RelType) -> &'static str {
+    match kind {
+        RelType::Tail(_) => "tail",
+        RelType::Unpivot(_) => "unpivot / melt",
+        RelType::ToSchema(_) => "to(schema)",
+        RelType::CollectMetrics(_) => "observe",
+        RelType::Parse(_) => "from_json / from_csv on a DataFrame",
+        RelType::WithWatermark(_) => "withWatermark",
+        RelType::AsOfJoin(_) => "as-of joins",
+        RelType::LateralJoin(_) => "lateral joins",
+        RelType::Transpose(_) => "transpose",
+        RelType::UnresolvedTableValuedFunction(_) => "table-valued functions in the DataFrame API",
+        RelType::FillNa(_) | RelType::DropNa(_) | RelType::Replace(_) => "df.na (fillna, dropna, replace)",
+        RelType::Summary(_) | RelType::Describe(_) => "describe / summary",
+        RelType::Crosstab(_)
+        | RelType::Cov(_)
+        | RelType::Corr(_)
+        | RelType::ApproxQuantile(_)
+        | RelType::FreqItems(_)
+        | RelType::SampleBy(_) => "df.stat",
+        RelType::Catalog(_) => "spark.catalog",
+        _ => "this relation",
+    }
 }
 
 /// Writes `df` with Spark's save mode: Parquet through verger's committed writer.
@@ -576,9 +597,4 @@ pub async fn write(session: &Session, df: DataFrame, write: &proto::WriteOperati
         Err(error) => Err(error.into()),
         Ok(_) => Ok(()),
     }
-}
-
-/// The name a column of `expression` gets (for messages).
-pub fn describe(expression: &proto::Expression) -> String {
-    spark_name(expression)
 }

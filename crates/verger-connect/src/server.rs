@@ -320,7 +320,7 @@ impl SparkConnectService for VergerConnect {
         let plan = request.plan.ok_or_else(|| status(ConnectError::invalid("ExecutePlan without a plan")))?;
         let operation = Operation::new(operation_id, session.id.clone(), session.server_side_id.clone(), request.tags, reattachable);
         session.add_operation(Arc::clone(&operation)).map_err(status)?;
-        let stream = operation.stream(None).map_err(status)?;
+        let stream = operation.stream(None);
         let task_operation = Arc::clone(&operation);
         let task_session = Arc::clone(&session);
         let task = tokio::spawn(async move {
@@ -446,7 +446,7 @@ impl SparkConnectService for VergerConnect {
         let request = request.into_inner();
         let session = self.session(&request.session_id, request.client_observed_server_side_session_id.as_deref()).await?;
         let operation = session.operation(&request.operation_id).map_err(status)?;
-        Ok(Response::new(operation.stream(request.last_response_id).map_err(status)?))
+        Ok(Response::new(operation.stream(request.last_response_id)))
     }
 
     async fn release_execute(&self, request: Request<ReleaseExecuteRequest>) -> Result<Response<ReleaseExecuteResponse>, Status> {

@@ -33,11 +33,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Session {
+    /// The Spark settings the client set in this session.
     pub fn spark_settings(&self) -> MutexGuard<'_, BTreeMap<String, String>> {
-        lock(&self.spark_settings)
-    }
-
-    pub fn spark_settings_mut(&self) -> MutexGuard<'_, BTreeMap<String, String>> {
         lock(&self.spark_settings)
     }
 
