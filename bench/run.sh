@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The benchmark command: verger's Fruits! pipeline next to its limit (raw ONNX Runtime) and
-# next to PySpark 4.3, on the same generated photos, in one run. See
-# crates/verger-cli/benches/pipeline.rs for what is measured; arguments go to it, e.g.
+# next to PySpark 4.3, then verger's Spark Connect server next to `verger sql`, DataFusion and
+# LakeSail Sail, on the same generated photos, in one run. See
+# crates/verger-cli/benches/pipeline.rs and connect.rs for what is measured. Arguments go to
+# the pipeline bench; a first word `pipeline` or `connect` runs that bench alone, with the
+# arguments that follow, e.g.
 #   bench/run.sh --images 2000,10000 --rss 1000,10000,100000
+#   bench/run.sh connect --rounds 5 --no-sail
 # Installs what it needs (scripts/setup.sh, then classic PySpark into .venv-spark; a JDK 17+ must
 # be on the PATH for PySpark), builds verger with the same lean dev profile as the tests, and
 # keeps the generated photos under .verger/bench for later runs. The output is also saved in
@@ -34,5 +38,16 @@ export CARGO_INCREMENTAL=0
 # The same build as scripts/test.sh and scripts/demo.sh (one build serves all three).
 cargo build --locked --workspace --all-targets
 mkdir -p "$root/.verger/bench"
-cargo bench --locked --profile dev -p verger-cli --bench pipeline -- "$@" 2>&1 | tee "$root/.verger/bench/last-run.txt"
-exit "${PIPESTATUS[0]}"
+benches=(pipeline connect)
+case "${1:-}" in
+  pipeline | connect) benches=("$1"); shift ;;
+esac
+last="$root/.verger/bench/last-run.txt"
+: > "$last"
+for bench in "${benches[@]}"; do
+  args=()
+  if [ "$bench" = pipeline ] || [ "${#benches[@]}" = 1 ]; then args=("$@"); fi
+  cargo bench --locked --profile dev -p verger-cli --bench "$bench" -- "${args[@]}" 2>&1 | tee -a "$last"
+  status="${PIPESTATUS[0]}"
+  if [ "$status" != 0 ]; then exit "$status"; fi
+done

@@ -189,6 +189,22 @@ class ConnectCases:
         self.assertEqual([r.id for r in people.union(people).orderBy("id").collect()], [1, 1, 2, 2, 3, 3])
         self.assertEqual(people.unionByName(people.select("weight", "fruit", "id")).count(), 6)
 
+    def test_range_is_spark_s_and_streams(self):
+        spark = self.spark
+        self.assertEqual([r.id for r in spark.range(0, 10, 3, 2).collect()], [0, 3, 6, 9])
+        self.assertEqual([r.id for r in spark.range(10, 0, -4).collect()], [10, 6, 2])
+        self.assertEqual(spark.range(5, 0).count(), 0)
+        self.assertFalse(spark.range(3).schema["id"].nullable)
+        # Generated batch by batch: a limit reads three rows of a trillion, and a count reads none.
+        self.assertEqual([r.id for r in spark.range(10**12).limit(3).collect()], [0, 1, 2])
+        self.assertEqual(spark.range(10**10).count(), 10**10)
+        # Hundreds of responses: the query runs ahead of the client's releases, in order.
+        rows = 600_000
+        pdf = spark.range(rows).select("id", F.col("id").cast("string").alias("s")).toPandas()
+        self.assertEqual(len(pdf), rows)
+        self.assertTrue((pdf["id"].diff().dropna() == 1).all())
+        self.assertEqual(pdf["s"].iloc[-1], str(rows - 1))
+
     def test_joins_resolve_columns_by_their_dataframe(self):
         left = self.spark.createDataFrame([(1, "a"), (2, "b"), (3, "c")], ["id", "x"])
         right = self.spark.createDataFrame([(1, "A"), (3, "C"), (4, "D")], ["id", "y"])

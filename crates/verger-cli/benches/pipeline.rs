@@ -25,6 +25,7 @@
 //! `--first-row-images` photos (median of 3 runs, after a `sync`). It ends with a table of every
 //! figure against its target.
 
+mod common;
 #[path = "../../../tests/support/mod.rs"]
 mod support;
 #[path = "../../verger-ml/benches/common/vectors.rs"]
@@ -33,16 +34,15 @@ mod vectors;
 use datafusion::config::ConfigOptions;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Seek};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use support::cluster::{Cluster, VERGER, resident_high_water};
+use support::cluster::{Cluster, VERGER};
 use verger::VergerConfig;
 
-type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
+use common::{BenchResult, Finished, Target, cores, image_set, machine, median, mib, print_targets, run_measured};
 
 const LABELS: usize = 8;
 /// Tensors decoded once for the raw ONNX Runtime run, cycled to reach N images.
@@ -105,21 +105,6 @@ fn parse_options(root: &Path) -> BenchResult<Options> {
     Ok(options)
 }
 
-/// N photos as `dir/<label>/<i>_100.jpg`, generated once per size and kept for later runs.
-fn image_set(work: &Path, labels: usize, per_label: usize) -> BenchResult<(PathBuf, usize)> {
-    let total = labels * per_label;
-    let dir = work.join(format!("images-{labels}x{per_label}"));
-    let stamp = work.join(format!("images-{labels}x{per_label}.complete"));
-    if !stamp.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let started = Instant::now();
-        verger_imagegen::generate(&dir, labels, per_label, 42)?;
-        std::fs::write(&stamp, total.to_string())?;
-        println!("  generated {total} photos in {:.1} s under {}", started.elapsed().as_secs_f64(), dir.display());
-    }
-    Ok((dir, total))
-}
-
 /// Photos per label for about `images` photos over the bench's labels.
 fn per_label(images: usize) -> usize {
     images.div_ceil(LABELS).max(1)
@@ -127,54 +112,6 @@ fn per_label(images: usize) -> usize {
 
 fn photos(work: &Path, images: usize) -> BenchResult<(PathBuf, usize)> {
     image_set(work, LABELS, per_label(images))
-}
-
-/// A finished child process: wall time, peak resident memory, what it printed.
-struct Finished {
-    seconds: f64,
-    peak_rss: u64,
-    stdout: String,
-}
-
-/// Runs `command` to completion. Its peak RSS is the child's own high-water mark (VmHWM),
-/// polled every 5 ms while it runs: wait4's `ru_maxrss` would not do, as a spawned child
-/// inherits its parent's peak at exec, so it reported this bench's own memory (the decoded
-/// photos of the ORT limit, ~600 MiB) as a floor.
-fn run_measured(command: &mut Command) -> BenchResult<Finished> {
-    let mut stdout = tempfile::tempfile()?;
-    let mut stderr = tempfile::tempfile()?;
-    command.stdin(Stdio::null()).stdout(stdout.try_clone()?).stderr(stderr.try_clone()?);
-    let started = Instant::now();
-    let mut child = command.spawn()?;
-    let running = Arc::new(AtomicBool::new(true));
-    let watcher = {
-        let (running, id) = (Arc::clone(&running), child.id());
-        std::thread::spawn(move || {
-            let mut peak = 0;
-            while running.load(Ordering::Relaxed) {
-                peak = resident_high_water(id).unwrap_or(0).max(peak);
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            peak
-        })
-    };
-    let waited = child.wait();
-    let seconds = started.elapsed().as_secs_f64();
-    running.store(false, Ordering::Relaxed);
-    let peak_rss = watcher.join().map_err(|_| "the RSS watcher panicked")?;
-    let status = waited?;
-    let read = |file: &mut std::fs::File| -> BenchResult<String> {
-        file.rewind()?;
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
-        Ok(text)
-    };
-    let (out, err) = (read(&mut stdout)?, read(&mut stderr)?);
-    if !status.success() {
-        let tail: String = err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-        return Err(format!("{command:?} failed (status {status}):\n{tail}").into());
-    }
-    Ok(Finished { seconds, peak_rss, stdout: out })
 }
 
 /// `sql/fruits_pipeline.sql` on `input` into `output`, embedded or on `cluster`; checks the
@@ -293,17 +230,6 @@ fn measure_round(root: &Path, dir: &Path, out: &Path, n: usize) -> BenchResult<R
     Ok(Round { limits, decode_ms: raw.decode_ms, embedded, cluster: on_cluster, executor_rss })
 }
 
-/// The median (the mean of the middle two for an even count); NaN for none.
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut values: Vec<f64> = values.collect();
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        len if len % 2 == 1 => values[len / 2],
-        len => (values[len / 2 - 1] + values[len / 2]) / 2.0,
-    }
-}
-
 /// PySpark's job time on the seeds' job (JVM start excluded), its wall time and k; `as_written`
 /// runs it as the seeds do, else tuned (see bench/pyspark_job.py).
 fn pyspark(root: &Path, input: &Path, output: &Path, expected: usize, as_written: bool) -> BenchResult<(f64, f64, usize)> {
@@ -368,62 +294,6 @@ async fn pca_fit_seconds(rows: usize) -> BenchResult<f64> {
     let started = Instant::now();
     ctx.sql("SELECT pca_fit(f, 0.9) FROM v").await?.collect().await?;
     Ok(started.elapsed().as_secs_f64())
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
-}
-
-fn gib(bytes: u64) -> f64 {
-    bytes as f64 / (1u64 << 30) as f64
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1u64 << 20) as f64
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())))
-        .unwrap_or_else(|| "unknown CPU".into());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines().find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()))
-        })
-        .map(|kib| format!("{:.0} GiB", gib(kib * 1024)))
-        .unwrap_or_else(|| "? GiB".into());
-    let os = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())))
-        .unwrap_or_else(|| "Linux".into());
-    let profile = if cfg!(debug_assertions) { "dev profile (lean; image and ML crates optimised)" } else { "release profile" };
-    format!("{cpu}, {} cores, {memory}, {os}; verger {profile}", cores())
-}
-
-/// One line of the final table.
-struct Target {
-    what: String,
-    measured: String,
-    target: String,
-    met: bool,
-}
-
-fn print_targets(targets: &[Target]) {
-    let width = targets.iter().map(|t| t.what.chars().count()).max().unwrap_or(10);
-    let measured_width = targets.iter().map(|t| t.measured.chars().count()).max().unwrap_or(10);
-    println!("\n{:<width$}  {:<measured_width$}  {:<17}  met", "target", "measured", "wanted");
-    for t in targets {
-        let met = if t.target.starts_with('(') {
-            "-"
-        } else if t.met {
-            "yes"
-        } else {
-            "NO"
-        };
-        println!("{:<width$}  {:<measured_width$}  {:<17}  {met}", t.what, t.measured, t.target);
-    }
 }
 
 #[tokio::main]

@@ -20,17 +20,28 @@ use verger_binaryfile::BinaryFileCodec;
 use verger_codec::{ComposedLogicalCodec, is_not_mine};
 use verger_ml::one_liner::codec::ONE_LINER_CODEC;
 use verger_parquet::codec::PARQUET_OUTPUT_CODEC;
+use verger_spark::range::SparkRangeCodec;
 
 /// Marks an encoding by verger's composed codecs.
 pub const VERGER_TAG: &[u8] = b"verger\0";
 
 /// Every crate's codec, in a fixed order (it is part of the encoding: append new ones).
 fn logical_codecs() -> ComposedLogicalCodec {
-    ComposedLogicalCodec::new(vec![Arc::new(BinaryFileCodec), Arc::new(ONE_LINER_CODEC), Arc::new(PARQUET_OUTPUT_CODEC)])
+    ComposedLogicalCodec::new(vec![
+        Arc::new(BinaryFileCodec),
+        Arc::new(ONE_LINER_CODEC),
+        Arc::new(PARQUET_OUTPUT_CODEC),
+        Arc::new(SparkRangeCodec),
+    ])
 }
 
 fn physical_codecs() -> ComposedPhysicalExtensionCodec {
-    ComposedPhysicalExtensionCodec::new(vec![Arc::new(BinaryFileCodec), Arc::new(ONE_LINER_CODEC), Arc::new(PARQUET_OUTPUT_CODEC)])
+    ComposedPhysicalExtensionCodec::new(vec![
+        Arc::new(BinaryFileCodec),
+        Arc::new(ONE_LINER_CODEC),
+        Arc::new(PARQUET_OUTPUT_CODEC),
+        Arc::new(SparkRangeCodec),
+    ])
 }
 
 /// verger's encoding of a node, tagged; `None` when no verger codec has it.

@@ -1,7 +1,11 @@
 //! ExecutePlan's operations: a query runs in a task of its own and leaves its responses in a
 //! small buffer; the client's stream reads them, and after a dropped connection
-//! ReattachExecute reads on from the last response the client saw. The client releases what
-//! it has read (ReleaseExecute), which lets the query go on: results are never held whole.
+//! ReattachExecute reads on from the last response the client saw.
+//!
+//! As in Spark, the query waits only for the client's reading, never for its ReleaseExecute
+//! calls (the client sends them from a background thread, often well behind): at most
+//! [`MAX_AHEAD`] responses wait unsent, and of the sent ones the newest
+//! [`RETRY_BUFFER_BYTES`] stay for a reattach until released. Results are never held whole.
 
 use crate::error::{ConnectError, ConnectResult};
 use crate::proto::execute_plan_response::{ArrowBatch, ExecutionProgress, ResponseType, ResultComplete};
@@ -16,8 +20,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Responses buffered ahead of the client: with ≤ 4 MiB each, ≤ 32 MiB per operation.
-const MAX_BUFFERED: usize = 8;
+/// Responses the query may produce ahead of the client's reading: with ≤ 4 MiB each,
+/// ≤ 32 MiB per operation.
+const MAX_AHEAD: u64 = 8;
+/// Sent responses kept for a reattach, newest first (Spark's
+/// `spark.connect.execute.reattachable.observerRetryBufferSize`); the last sent one is always
+/// kept, whatever its size.
+const RETRY_BUFFER_BYTES: usize = 10 * 1024 * 1024;
 /// Largest Arrow payload in one response (PySpark accepts 128 MiB messages).
 pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 /// A query that sends nothing this long sends a progress message, so that the client and any
@@ -29,13 +38,48 @@ const REATTACH_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct State {
-    /// Responses not yet released, oldest first, with their sequence numbers.
-    buffer: VecDeque<(u64, ExecutePlanResponse)>,
+    /// Responses not yet released (nor dropped from the retry buffer), oldest first, with
+    /// their sequence numbers and encoded sizes.
+    buffer: VecDeque<Buffered>,
     next_sequence: u64,
+    /// Every response before this one has reached a reader.
+    sent: u64,
     done: bool,
     error: Option<tonic::Status>,
     readers: usize,
     interrupted: bool,
+}
+
+struct Buffered {
+    sequence: u64,
+    bytes: usize,
+    response: ExecutePlanResponse,
+}
+
+impl State {
+    /// Drops the oldest sent responses beyond the retry budget.
+    fn trim(&mut self) {
+        let mut kept: usize = self.buffer.iter().filter(|b| b.sequence < self.sent).map(|b| b.bytes).sum();
+        while let Some(oldest) = self.buffer.front() {
+            if oldest.sequence + 1 >= self.sent || kept <= RETRY_BUFFER_BYTES {
+                break;
+            }
+            kept -= oldest.bytes;
+            self.buffer.pop_front();
+        }
+    }
+
+    /// Forgets the responses up to and including `sequence`.
+    fn release_through(&mut self, sequence: u64) {
+        while self.buffer.front().is_some_and(|b| b.sequence <= sequence) {
+            self.buffer.pop_front();
+        }
+    }
+
+    /// The first sequence still available.
+    fn first_available(&self) -> u64 {
+        self.buffer.front().map_or(self.next_sequence, |b| b.sequence)
+    }
 }
 
 /// One ExecutePlan call, by its operation id.
@@ -81,7 +125,7 @@ impl Operation {
             session_id: self.session_id.clone(),
             server_side_session_id: self.server_side_id.clone(),
             operation_id: self.id.clone(),
-            response_id: uuid::Uuid::new_v4().to_string(),
+            response_id: String::new(),
             response_type,
             ..Default::default()
         }
@@ -96,7 +140,7 @@ impl Operation {
         self.send_response(ExecutePlanResponse { schema: Some(schema), ..self.response(None) }).await
     }
 
-    async fn send_response(&self, response: ExecutePlanResponse) -> ConnectResult<()> {
+    async fn send_response(&self, mut response: ExecutePlanResponse) -> ConnectResult<()> {
         loop {
             let notified = self.changed.notified();
             {
@@ -104,10 +148,14 @@ impl Operation {
                 if state.interrupted {
                     return Err(ConnectError::Interrupted);
                 }
-                if state.buffer.len() < MAX_BUFFERED {
+                if state.next_sequence - state.sent < MAX_AHEAD {
                     let sequence = state.next_sequence;
                     state.next_sequence += 1;
-                    state.buffer.push_back((sequence, response));
+                    // The id carries the sequence, so that a reattach or a release finds its
+                    // place even after the retry buffer dropped the response itself.
+                    response.response_id = format!("{}/{sequence}", self.id);
+                    let bytes = prost::Message::encoded_len(&response);
+                    state.buffer.push_back(Buffered { sequence, bytes, response });
                     drop(state);
                     self.changed.notify_waiters();
                     return Ok(());
@@ -115,6 +163,15 @@ impl Operation {
             }
             notified.await;
         }
+    }
+
+    /// The sequence number in one of this operation's response ids.
+    fn sequence_of(&self, response_id: &str) -> ConnectResult<u64> {
+        response_id
+            .strip_prefix(self.id.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|sequence| sequence.parse().ok())
+            .ok_or_else(|| ConnectError::invalid(format!("response id {response_id} is not one of operation {}", self.id)))
     }
 
     /// Ends the operation: ResultComplete for a reattachable client, or the error.
@@ -153,40 +210,45 @@ impl Operation {
     }
 
     /// Forgets the responses up to and including `response_id` (all when None).
-    pub fn release(&self, response_id: Option<&str>) {
+    pub fn release(&self, response_id: Option<&str>) -> ConnectResult<()> {
+        let through = response_id.map(|id| self.sequence_of(id)).transpose()?;
         let mut state = self.state();
-        match response_id {
+        match through {
             None => state.buffer.clear(),
-            Some(id) => {
-                if let Some(position) = state.buffer.iter().position(|(_, r)| r.response_id == id) {
-                    state.buffer.drain(..=position);
-                }
-            }
+            Some(sequence) => state.release_through(sequence),
         }
         drop(state);
         self.changed.notify_waiters();
+        Ok(())
     }
 
     /// The client's stream of responses, after `last_response_id` when it reattaches.
-    pub fn stream(self: &Arc<Self>, last_response_id: Option<String>) -> ResponseStream {
+    pub fn stream(self: &Arc<Self>, last_response_id: Option<&str>) -> ConnectResult<ResponseStream> {
+        let after = last_response_id.map(|id| self.sequence_of(id)).transpose()?;
         let start = {
             let mut state = self.state();
-            let start = match &last_response_id {
-                None => state.buffer.front().map_or(state.next_sequence, |(s, _)| *s),
-                Some(id) => match state.buffer.iter().find(|(_, r)| &r.response_id == id) {
-                    Some((sequence, _)) => sequence + 1,
-                    // Released already: the client has it, and everything before it.
-                    None => state.buffer.front().map_or(state.next_sequence, |(s, _)| *s),
-                },
+            let start = match after {
+                None => state.first_available(),
+                Some(seen) => seen + 1,
             };
+            if start < state.first_available() {
+                return Err(ConnectError::Handle {
+                    message: format!(
+                        "[INVALID_CURSOR.POSITION_NOT_AVAILABLE] The response after {} of operation {} is no longer buffered.",
+                        last_response_id.unwrap_or_default(),
+                        self.id
+                    ),
+                    error_class: "INVALID_CURSOR.POSITION_NOT_AVAILABLE",
+                });
+            }
             state.readers += 1;
             start
         };
         let reader = Reader { operation: Arc::clone(self), next: start, ended: false };
-        Box::pin(futures::stream::unfold(reader, |mut reader| async move {
+        Ok(Box::pin(futures::stream::unfold(reader, |mut reader| async move {
             let item = reader.next().await?;
             Some((item, reader))
-        }))
+        })))
     }
 }
 
@@ -206,14 +268,18 @@ impl Reader {
         loop {
             let notified = self.operation.changed.notified();
             {
-                let state = self.operation.state();
-                if let Some((sequence, response)) = state.buffer.iter().find(|(s, _)| *s >= self.next) {
+                let mut state = self.operation.state();
+                if let Some(buffered) = state.buffer.iter().find(|b| b.sequence >= self.next) {
+                    let (sequence, response) = (buffered.sequence, buffered.response.clone());
                     self.next = sequence + 1;
-                    let response = response.clone();
-                    if !self.operation.reattachable {
-                        drop(state);
-                        self.operation.release(Some(&response.response_id));
+                    state.sent = state.sent.max(self.next);
+                    if self.operation.reattachable {
+                        state.trim();
+                    } else {
+                        state.release_through(sequence);
                     }
+                    drop(state);
+                    self.operation.changed.notify_waiters();
                     return Some(Ok(response));
                 }
                 if state.done {
@@ -370,11 +436,11 @@ mod tests {
         for _ in 0..3 {
             operation.send(ResponseType::ExecutionProgress(ExecutionProgress::default())).await?;
         }
-        let mut first = operation.stream(None);
+        let mut first = operation.stream(None)?;
         let seen = first.next().await.ok_or(ConnectError::Interrupted)?.map_err(|_| ConnectError::Interrupted)?;
         drop(first);
         operation.finish(Ok(())).await;
-        let rest: Vec<_> = operation.stream(Some(seen.response_id.clone())).collect().await;
+        let rest: Vec<_> = operation.stream(Some(&seen.response_id))?.collect().await;
         assert_eq!(rest.len(), 3, "two progress messages and ResultComplete");
         assert!(matches!(rest[2].as_ref().ok().and_then(|r| r.response_type.clone()), Some(ResponseType::ResultComplete(_))));
         Ok(())

@@ -18,12 +18,11 @@ use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::Arc;
 use verger::{BinaryFileOptions, BinaryFileReadExt};
+use verger_spark::range::SparkRange;
 
 /// Rows a LocalRelation (createDataFrame) may carry: it becomes a VALUES plan, which crosses
 /// to a cluster like any other plan.
 const MAX_LOCAL_ROWS: usize = 1_000_000;
-/// spark.range builds its rows from one array (8 bytes a row) in one task.
-const MAX_RANGE_ROWS: i128 = 100_000_000;
 
 pub struct Planner<'a> {
     pub session: &'a Session,
@@ -488,27 +487,15 @@ impl<'a> Planner<'a> {
     }
 
     fn range(&self, range: &proto::Range) -> ConnectResult<DataFrame> {
-        let start = range.start.unwrap_or(0);
-        if range.step == 0 {
-            return Err(ConnectError::analysis("[FAILED_FUNCTION_CALL] range: the step must not be 0"));
-        }
-        let rows = (i128::from(range.end) - i128::from(start)) / i128::from(range.step);
-        if rows > MAX_RANGE_ROWS {
-            return Err(ConnectError::unsupported(format!(
-                "spark.range of more than {MAX_RANGE_ROWS} rows ({rows} asked); read the rows from files, or generate them with SQL"
-            )));
-        }
-        // One row holding the range as an array, unnested: a plan of built-in functions, which
-        // crosses to a cluster (DataFusion's range table function does not).
-        use datafusion::execution::FunctionRegistry;
         let state = self.ctx().state();
-        let array = state.udf("range").map_err(|_| ConnectError::unsupported("range on this session"))?.call(vec![
-            lit(start),
-            lit(range.end),
-            lit(range.step),
-        ]);
-        let plan = LogicalPlanBuilder::empty(true).project(vec![array.alias("id")])?.unnest_column("id")?.build()?;
-        Ok(DataFrame::new(state, plan))
+        let partitions = match range.num_partitions {
+            Some(n) => usize::try_from(n).map_err(|_| {
+                ConnectError::analysis(format!("[FAILED_FUNCTION_CALL] range: the number of partitions must be positive, got {n}"))
+            })?,
+            None => state.config().target_partitions(),
+        };
+        let source = SparkRange::try_new(range.start.unwrap_or(0), range.end, range.step, partitions)?;
+        Ok(self.ctx().read_table(Arc::new(source))?)
     }
 }
 

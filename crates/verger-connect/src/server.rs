@@ -7,7 +7,7 @@ use crate::plan::{self, Planner};
 use crate::proto::spark_connect_service_server::SparkConnectService;
 use crate::proto::*;
 use crate::session::{Session, SessionManager};
-use crate::{show, types};
+use crate::{ordered, show, types};
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::dataframe::DataFrame;
@@ -75,7 +75,10 @@ async fn show_text(input: DataFrame, num_rows: i32, truncate: i32, vertical: boo
     let num_rows = usize::try_from(num_rows.max(0)).unwrap_or(0);
     let names: Vec<String> = input.schema().fields().iter().map(|f| f.name().clone()).collect();
     let limited = input.limit(0, Some(num_rows + 1))?;
-    let batches = execute::with_heartbeat(operation, limited.collect()).await??;
+    let batches = execute::with_heartbeat(operation, async {
+        datafusion::physical_plan::common::collect(ordered::execute_in_partition_order(limited).await?).await
+    })
+    .await??;
     show::show_string(&names, &batches, num_rows, usize::try_from(truncate.max(0)).unwrap_or(0), vertical)
 }
 
@@ -91,7 +94,7 @@ async fn stream_result(session: &Session, df: DataFrame, operation: &Operation, 
     let time_zone = session.time_zone();
     let schema = client_schema_of(&df, &time_zone);
     operation.send_schema(types::spark_schema(&schema)?).await?;
-    let mut stream = execute::with_heartbeat(operation, df.execute_stream()).await??;
+    let mut stream = execute::with_heartbeat(operation, ordered::execute_in_partition_order(df)).await??;
     let mut offset = 0i64;
     let mut sent = false;
     while let Some(batch) = execute::with_heartbeat(operation, stream.next()).await? {
@@ -320,7 +323,7 @@ impl SparkConnectService for VergerConnect {
         let plan = request.plan.ok_or_else(|| status(ConnectError::invalid("ExecutePlan without a plan")))?;
         let operation = Operation::new(operation_id, session.id.clone(), session.server_side_id.clone(), request.tags, reattachable);
         session.add_operation(Arc::clone(&operation)).map_err(status)?;
-        let stream = operation.stream(None);
+        let stream = operation.stream(None).map_err(status)?;
         let task_operation = Arc::clone(&operation);
         let task_session = Arc::clone(&session);
         let task = tokio::spawn(async move {
@@ -446,7 +449,7 @@ impl SparkConnectService for VergerConnect {
         let request = request.into_inner();
         let session = self.session(&request.session_id, request.client_observed_server_side_session_id.as_deref()).await?;
         let operation = session.operation(&request.operation_id).map_err(status)?;
-        Ok(Response::new(operation.stream(request.last_response_id)))
+        Ok(Response::new(operation.stream(request.last_response_id.as_deref()).map_err(status)?))
     }
 
     async fn release_execute(&self, request: Request<ReleaseExecuteRequest>) -> Result<Response<ReleaseExecuteResponse>, Status> {
@@ -454,9 +457,11 @@ impl SparkConnectService for VergerConnect {
         let session = self.session(&request.session_id, request.client_observed_server_side_session_id.as_deref()).await?;
         if let Ok(operation) = session.operation(&request.operation_id) {
             match &request.release {
-                Some(release_execute_request::Release::ReleaseUntil(until)) => operation.release(Some(&until.response_id)),
+                Some(release_execute_request::Release::ReleaseUntil(until)) => {
+                    operation.release(Some(&until.response_id)).map_err(status)?
+                }
                 _ => {
-                    operation.release(None);
+                    operation.release(None).map_err(status)?;
                     if !operation.is_finished() {
                         operation.interrupt();
                     }

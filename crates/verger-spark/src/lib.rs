@@ -4,8 +4,10 @@
 //! behave as in Spark 4 with ANSI mode on (DataFusion's
 //! `datafusion.execution.enable_ansi_mode`, which verger sessions turn on by default).
 //! [`all_spark_functions`] adds every function of the `datafusion-spark` crate as well.
+//! [`range`] is Spark's `range` as a table source.
 
 mod element_at;
+pub mod range;
 mod split;
 
 pub use element_at::ElementAt;
