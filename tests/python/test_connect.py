@@ -8,6 +8,8 @@ data, and with the values and layouts Spark gives (shared/spark-semantics.md).
 
 import contextlib
 import io
+import json
+import math
 import os
 import re
 import shutil
@@ -22,6 +24,7 @@ import warnings
 # pyspark-client is pinned (scripts/python-requirements.txt); its pandas warning is noise.
 warnings.filterwarnings("ignore", category=FutureWarning)
 
+import connect_queries  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from pyspark.errors import (  # noqa: E402
@@ -143,6 +146,8 @@ class ConnectCases:
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="verger-connect-data-")
         cls.images = os.path.join(cls.tmp, "images")
+        cls.gold_files = os.path.join(cls.tmp, "gold-files")
+        connect_queries.write_files(cls.gold_files)
         result = subprocess.run([VERGER, "gen-images", "--out", cls.images, "--labels", str(LABELS), "--per-label", str(PER_LABEL), "--seed", "3"], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         cls.processes = Processes()
@@ -243,8 +248,8 @@ class ConnectCases:
             "+---+------------------------+---+\n"
             "|1  |apple_braeburn_long_name|1.0|\n"
             "+---+------------------------+---+\n"
+            # Spark 4.3 ends the footer without a newline: show() prints the only one.
             "only showing top 1 row\n"
-            "\n"
             # Spark pads names and values to their widest and ends each line with a space.
             "-RECORD 0---------------------\n"
             " id    | 1                    \n"
@@ -409,11 +414,68 @@ class ConnectCases:
         self.assertEqual(self.spark.range(4).count(), 4)
 
 
-class EmbeddedConnect(ConnectCases, unittest.TestCase):
+def same_value(got, want):
+    """Equal as Spark's answer: exact but for the last bits of a double (an aggregate's order)."""
+    if isinstance(want, dict) and "float" in want and isinstance(got, dict) and "float" in got:
+        a, b = float(got["float"]), float(want["float"])
+        return (math.isnan(a) and math.isnan(b)) or a == b or math.isclose(a, b, rel_tol=1e-12)
+    if isinstance(want, list) and isinstance(got, list):
+        return len(got) == len(want) and all(same_value(g, w) for g, w in zip(got, want))
+    if isinstance(want, dict) and isinstance(got, dict) and want.keys() == got.keys():
+        return all(same_value(got[k], want[k]) for k in want)
+    return got == want
+
+
+# Where verger does not give Spark's answer yet (README, "Spark Connect"): each case is expected
+# to differ, so the day one is fixed its test fails until it leaves this list.
+KNOWN_GAPS = {
+    "arithmetic_and_casts": "SQL literals: `div`, `0.1` as decimal, `0.1D` suffixes (DataFusion's generic dialect)",
+    "cast_overflow": "`2147483648L` suffix and the CAST_OVERFLOW condition",
+    "dates": "a date or timestamp function of the case",
+    "divide_by_zero": "the DIVIDE_BY_ZERO condition of `1 / 0` in SQL",
+    "arrays_and_explode": "explode_outer / posexplode / sort_array through Connect",
+    "conditionals": "SQL integer literals are BIGINT, Spark's are INT",
+    "global_aggregates": "`variance` is not a registered name",
+    "rounding": "`bround` is not a registered name",
+    "sql_semantics": "SQL integer literals are BIGINT, Spark's are INT",
+    "strings": "a string function of the case is not a registered name",
+}
+
+
+def gold_test(name):
+    def test(self):
+        want = self.gold["cases"][name]
+        got = connect_queries.answer(name, connect_queries.CASES[name](self.spark, self.gold_files))
+        if "error" in want or "error" in got:
+            self.assertEqual(got.get("error"), want.get("error"), f"{name}: {got}")
+            return
+        self.assertEqual(got["columns"], want["columns"])
+        self.assertEqual(got["dtypes"], want["dtypes"])
+        self.assertTrue(same_value(got["rows"], want["rows"]), f"{name} rows:\n got  {got['rows']}\n want {want['rows']}")
+        for shown, wanted in zip(got.get("show", []), want.get("show", [])):
+            self.assertEqual(shown, wanted)
+
+    test.__doc__ = f"{name} gives PySpark 4.3's answer (tests/gold/connect.json)"
+    return test
+
+
+class GoldCases:
+    """connect_queries' cases against the answers PySpark 4.3 classic gave (scripts/connect_gold.py)."""
+
+    with open(connect_queries.GOLD) as f:
+        gold = json.load(f)
+
+
+for _case in connect_queries.CASES:
+    _test = gold_test(_case)
+    setattr(GoldCases, f"test_gold_{_case}", unittest.expectedFailure(_test) if _case in KNOWN_GAPS else _test)
+
+
+class EmbeddedConnect(ConnectCases, GoldCases, unittest.TestCase):
     cluster = False
 
 
-class ClusterConnect(ConnectCases, unittest.TestCase):
+class ClusterConnect(ConnectCases, GoldCases, unittest.TestCase):
     cluster = True
 
     def test_queries_run_on_both_executors(self):

@@ -296,7 +296,7 @@ impl ExprContext<'_> {
                 WindowFrame::new_bounds(units, start, end)
             }
         };
-        Ok(Expr::WindowFunction(Box::new(WindowFunction {
+        let window = Expr::WindowFunction(Box::new(WindowFunction {
             fun,
             params: WindowFunctionParams {
                 args,
@@ -307,7 +307,12 @@ impl ExprContext<'_> {
                 null_treatment: None,
                 distinct,
             },
-        })))
+        }));
+        // Spark's ranks are INT; DataFusion's are UInt64, which Spark would see as decimal(20,0).
+        Ok(match name.as_str() {
+            "row_number" | "rank" | "dense_rank" | "ntile" => cast(window, datafusion::arrow::datatypes::DataType::Int32),
+            _ => window,
+        })
     }
 
     fn bound(&self, boundary: Option<&window_frame::FrameBoundary>, lower: bool) -> ConnectResult<WindowFrameBound> {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod execute;
 pub mod expression;
+pub mod multiset;
 pub mod ordered;
 pub mod plan;
 pub mod server;

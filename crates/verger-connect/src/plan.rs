@@ -3,6 +3,7 @@
 
 use crate::error::{ConnectError, ConnectResult};
 use crate::expression::{ExprContext, column, parse_identifier, plan_alias, python_relation};
+use crate::multiset::{Multiset, multiset};
 use crate::proto::{self, Relation, relation::RelType};
 use crate::session::Session;
 use crate::types;
@@ -418,20 +419,10 @@ impl<'a> Planner<'a> {
                 )?;
                 if all { left.union(right)? } else { left.union_distinct(right)? }
             }
-            S::Intersect => {
-                if all {
-                    left.intersect(right)?
-                } else {
-                    left.intersect_distinct(right)?
-                }
-            }
-            S::Except => {
-                if all {
-                    left.except(right)?
-                } else {
-                    left.except_distinct(right)?
-                }
-            }
+            S::Intersect if all => multiset(self.ctx(), left, right, Multiset::IntersectAll)?,
+            S::Intersect => left.intersect_distinct(right)?,
+            S::Except if all => multiset(self.ctx(), left, right, Multiset::ExceptAll)?,
+            S::Except => left.except_distinct(right)?,
             S::Unspecified => return Err(ConnectError::invalid("a set operation without its type")),
         })
     }

@@ -130,7 +130,8 @@ pub fn show_string(names: &[String], batches: &[RecordBatch], num_rows: usize, t
         let name_width = names.iter().map(|n| width(n)).max().unwrap_or(0).max(3);
         let value_width = rows.iter().flatten().map(|c| width(c)).max().unwrap_or(0).max(3);
         if rows.is_empty() {
-            out.push_str("(0 rows)\n");
+            // Spark 4 ends its footers without a newline; show() prints one after.
+            out.push_str("(0 rows)");
         }
         for (i, row) in rows.iter().enumerate() {
             let head = format!("-RECORD {i}");
@@ -166,7 +167,7 @@ pub fn show_string(names: &[String], batches: &[RecordBatch], num_rows: usize, t
         out.push_str(&separator);
     }
     if more {
-        let _ = writeln!(out, "only showing top {num_rows} row{}", if num_rows == 1 { "" } else { "s" });
+        let _ = write!(out, "only showing top {num_rows} row{}", if num_rows == 1 { "" } else { "s" });
     }
     Ok(out)
 }
@@ -204,7 +205,7 @@ mod tests {
         )?;
         let names = vec!["id".to_owned(), "label".to_owned(), "x".to_owned()];
         let text = show_string(&names, &[batch], 2, 20, false)?;
-        let expected = "+---+--------------------+---+\n| id|               label|  x|\n+---+--------------------+---+\n|  1|apple_braeburn_lo...|1.0|\n|  2|                NULL|2.5|\n+---+--------------------+---+\nonly showing top 2 rows\n";
+        let expected = "+---+--------------------+---+\n| id|               label|  x|\n+---+--------------------+---+\n|  1|apple_braeburn_lo...|1.0|\n|  2|                NULL|2.5|\n+---+--------------------+---+\nonly showing top 2 rows";
         assert_eq!(text, expected);
         Ok(())
     }
