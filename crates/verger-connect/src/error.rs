@@ -99,6 +99,10 @@ fn classify(error: DataFusionError) -> ConnectError {
             ConnectError::Analysis { message: message.clone(), error_class }
         }
         DataFusionError::NotImplemented(message) => ConnectError::Unsupported(message.clone()),
+        DataFusionError::ArrowError(arrow, _) => match spark_arithmetic_error(arrow) {
+            Some(message) => ConnectError::Execution(DataFusionError::Execution(message)),
+            None => ConnectError::Execution(error),
+        },
         _ => ConnectError::Execution(error),
     }
 }
@@ -112,11 +116,44 @@ fn leading_error_class(message: &str) -> Option<&str> {
     (!class.is_empty() && class.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c == '.' || c.is_ascii_digit())).then_some(class)
 }
 
+/// Spark's condition for an Arrow kernel's arithmetic failure (an integer `1 div 0`, a
+/// constant CAST that overflows while the plan is simplified).
+fn spark_arithmetic_error(error: &datafusion::arrow::error::ArrowError) -> Option<String> {
+    use datafusion::arrow::error::ArrowError;
+    match error {
+        ArrowError::DivideByZero => Some(
+            "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error.".to_owned(),
+        ),
+        ArrowError::ArithmeticOverflow(message) => Some(format!("[ARITHMETIC_OVERFLOW] {message}. Use 'try_' functions to tolerate overflow and return NULL instead.")),
+        ArrowError::CastError(message) => {
+            let rest = message.strip_prefix("Can't cast value ")?;
+            let (value, target) = rest.split_once(" to type ")?;
+            Some(format!(
+                "[CAST_OVERFLOW] The value {value} of the type \"{}\" cannot be cast to \"{}\" due to an overflow. Use `try_cast` to tolerate overflow and return NULL instead.",
+                if value.contains('.') { "DOUBLE" } else { "BIGINT" },
+                spark_type_of_arrow_name(target)
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Spark's name of an Arrow integer type named in a cast error.
+fn spark_type_of_arrow_name(name: &str) -> &str {
+    match name {
+        "Int8" => "TINYINT",
+        "Int16" => "SMALLINT",
+        "Int32" => "INT",
+        "Int64" => "BIGINT",
+        other => other,
+    }
+}
+
 /// The JVM exception class PySpark maps a Spark error class to.
 fn exception_for_error_class(error_class: &str) -> &'static str {
     match error_class.split('.').next().unwrap_or_default() {
         "INVALID_ARRAY_INDEX" | "INVALID_ARRAY_INDEX_IN_ELEMENT_AT" => "java.lang.ArrayIndexOutOfBoundsException",
-        "DIVIDE_BY_ZERO" | "ARITHMETIC_OVERFLOW" | "NUMERIC_VALUE_OUT_OF_RANGE" => "java.lang.ArithmeticException",
+        "DIVIDE_BY_ZERO" | "ARITHMETIC_OVERFLOW" | "NUMERIC_VALUE_OUT_OF_RANGE" | "CAST_OVERFLOW" => "java.lang.ArithmeticException",
         "CAST_INVALID_INPUT" => "java.lang.NumberFormatException",
         _ => "org.apache.spark.SparkRuntimeException",
     }

@@ -162,11 +162,9 @@ impl ExprContext<'_> {
             "-" if arguments.len() == 2 => return binary(|a, b| a - b),
             "-" | "negative" => return unary(|a| -a),
             "*" => return binary(|a, b| a * b),
-            "/" => {
-                return binary(|a, b| {
-                    cast(a, datafusion::arrow::datatypes::DataType::Float64) / cast(b, datafusion::arrow::datatypes::DataType::Float64)
-                });
-            }
+            // Spark's `/` on integers and doubles (a DOUBLE; DIVIDE_BY_ZERO) comes from the
+            // session's SparkDivisionRule; decimals keep a decimal quotient.
+            "/" => return binary(|a, b| a / b),
             "%" | "mod" => return binary(|a, b| a % b),
             "and" => return binary(Expr::and),
             "or" => return binary(Expr::or),
@@ -206,6 +204,11 @@ impl ExprContext<'_> {
                     [v, low, high] => Ok(v.clone().between(low.clone(), high.clone())),
                     _ => Err(ConnectError::analysis("`between` takes a value and two bounds")),
                 };
+            }
+            _ if crate::generator::is_generator(&lower) => {
+                return Err(ConnectError::analysis(format!(
+                    "[UNSUPPORTED_GENERATOR.NESTED_IN_EXPRESSIONS] The generator `{name}` must be a whole column of a select or withColumn, not part of another expression."
+                )));
             }
             "array_to_vector" | "vector_to_array" => {
                 return Err(ConnectError::unsupported(format!(
@@ -500,7 +503,7 @@ pub fn spark_name(expression: &Expression) -> String {
     }
 }
 
-fn spark_type_name(data_type: &datafusion::arrow::datatypes::DataType) -> String {
+pub(crate) fn spark_type_name(data_type: &datafusion::arrow::datatypes::DataType) -> String {
     use datafusion::arrow::datatypes::DataType;
     match data_type {
         DataType::Int8 => "TINYINT".into(),

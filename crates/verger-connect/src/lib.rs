@@ -11,12 +11,14 @@ pub mod config;
 pub mod error;
 pub mod execute;
 pub mod expression;
+pub mod generator;
 pub mod multiset;
 pub mod ordered;
 pub mod plan;
 pub mod server;
 pub mod session;
 pub mod show;
+pub mod spark_sql;
 pub mod types;
 
 pub mod proto {

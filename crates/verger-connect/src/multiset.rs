@@ -27,26 +27,18 @@ pub enum Multiset {
 /// `left` ∩ / − `right` with duplicates counted; columns are matched by position, under the
 /// left side's names, as Spark does.
 pub fn multiset(ctx: &SessionContext, left: DataFrame, right: DataFrame, op: Multiset) -> ConnectResult<DataFrame> {
+    let name = if op == Multiset::IntersectAll { "INTERSECT ALL" } else { "EXCEPT ALL" };
+    let right = by_position(&left, right, name)?;
     let left_columns = left.schema().columns();
-    let right_columns = right.schema().columns();
-    if left_columns.len() != right_columns.len() {
-        let name = if op == Multiset::IntersectAll { "INTERSECT ALL" } else { "EXCEPT ALL" };
-        return Err(ConnectError::analysis(format!(
-            "[NUM_COLUMNS_MISMATCH] {name} can only be performed on inputs with the same number of columns, but the first input has {} columns and the second input has {} columns.",
-            left_columns.len(),
-            right_columns.len()
-        )));
-    }
-    let tagged = |df: DataFrame, columns: &[datafusion::common::Column], from_left: bool| -> ConnectResult<DataFrame> {
-        let mut select: Vec<Expr> =
-            columns.iter().zip(&left_columns).map(|(c, name)| Expr::Column(c.clone()).alias(name.name.clone())).collect();
+    let tagged = |df: DataFrame, from_left: bool| -> ConnectResult<DataFrame> {
+        let mut select: Vec<Expr> = df.schema().columns().into_iter().map(Expr::Column).collect();
         select.push(lit(i64::from(from_left)).alias(LEFT_COPIES));
         select.push(lit(i64::from(!from_left)).alias(RIGHT_COPIES));
         Ok(df.select(select)?)
     };
-    let left = tagged(left, &left_columns, true)?;
-    let right = tagged(right, &right_columns, false)?;
-    let names: Vec<Expr> = left_columns.iter().map(|c| col(datafusion::common::Column::from_name(c.name.clone()))).collect();
+    let left = tagged(left, true)?;
+    let right = tagged(right, false)?;
+    let names: Vec<Expr> = left_columns.into_iter().map(Expr::Column).collect();
     let counted = left
         .union(right)?
         .aggregate(names.clone(), vec![sum(col(LEFT_COPIES)).alias(LEFT_COPIES), sum(col(RIGHT_COPIES)).alias(RIGHT_COPIES)])?;
@@ -60,4 +52,19 @@ pub fn multiset(ctx: &SessionContext, left: DataFrame, right: DataFrame, op: Mul
     select.push(repeat.call(vec![lit(true), kept.clone()]).alias(KEPT));
     let repeated = counted.filter(kept.gt(lit(0i64)))?.select(select)?.unnest_columns(&[KEPT])?;
     Ok(repeated.select(names)?)
+}
+
+/// `right`'s columns under `left`'s names, matched by position, as Spark's set operations do;
+/// `operation` names the operation in the error when the column counts differ.
+pub fn by_position(left: &DataFrame, right: DataFrame, operation: &str) -> ConnectResult<DataFrame> {
+    let names = left.schema().columns();
+    let columns = right.schema().columns();
+    if names.len() != columns.len() {
+        return Err(ConnectError::analysis(format!(
+            "[NUM_COLUMNS_MISMATCH] {operation} can only be performed on inputs with the same number of columns, but the first input has {} columns and the second input has {} columns.",
+            names.len(),
+            columns.len()
+        )));
+    }
+    Ok(right.select(columns.into_iter().zip(&names).map(|(c, n)| Expr::Column(c).alias(n.name.clone())).collect::<Vec<_>>())?)
 }

@@ -3,7 +3,8 @@
 
 use crate::error::{ConnectError, ConnectResult};
 use crate::expression::{ExprContext, column, parse_identifier, plan_alias, python_relation};
-use crate::multiset::{Multiset, multiset};
+use crate::generator::find_generator;
+use crate::multiset::{Multiset, by_position, multiset};
 use crate::proto::{self, Relation, relation::RelType};
 use crate::session::Session;
 use crate::types;
@@ -21,6 +22,20 @@ use std::sync::Arc;
 use verger::{BinaryFileOptions, BinaryFileReadExt};
 use verger_spark::range::SparkRange;
 
+/// Whether `plan` divides anywhere (`a / b`).
+fn has_division(plan: &LogicalPlan) -> ConnectResult<bool> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::{BinaryExpr, Operator};
+    let mut found = false;
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            found |= expr.exists(|e| Ok(matches!(e, Expr::BinaryExpr(BinaryExpr { op: Operator::Divide, .. }))))?;
+            Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+        })
+    })?;
+    Ok(found)
+}
+
 /// Rows a LocalRelation (createDataFrame) may carry: it becomes a VALUES plan, which crosses
 /// to a cluster like any other plan.
 const MAX_LOCAL_ROWS: usize = 1_000_000;
@@ -36,6 +51,19 @@ impl<'a> Planner<'a> {
 
     fn exprs<'b>(&'b self, df: &'b DataFrame, tz: &'b str) -> ExprContext<'b> {
         ExprContext { ctx: &self.session.ctx, schema: df.schema(), time_zone: tz }
+    }
+
+    /// The DataFrame of a plan's root relation, with Spark's types: a plan with a `/` is
+    /// analyzed here, so that its schema already has the DOUBLE quotients of the session's
+    /// SparkDivisionRule (the client is told the schema before the rows).
+    pub async fn root(&self, relation: &Relation) -> ConnectResult<DataFrame> {
+        let df = self.relation(relation).await?;
+        if !has_division(df.logical_plan())? {
+            return Ok(df);
+        }
+        let (state, plan) = df.into_parts();
+        let plan = state.analyzer().execute_and_check(plan, state.config_options(), |_, _| {})?;
+        Ok(DataFrame::new(state, plan))
     }
 
     pub fn relation<'b>(&'b self, relation: &'b Relation) -> BoxFuture<'b, ConnectResult<DataFrame>> {
@@ -62,7 +90,7 @@ impl<'a> Planner<'a> {
                 if has_args {
                     return Err(ConnectError::unsupported("parameters in spark.sql (args=…); put the values in the query"));
                 }
-                self.ctx().sql(&sql.query).await?
+                crate::spark_sql::spark_sql(self.ctx(), &sql.query).await?
             }
             RelType::Project(project) => {
                 let input = match project.input.as_deref() {
@@ -70,8 +98,18 @@ impl<'a> Planner<'a> {
                     // select without a FROM: one row.
                     None => DataFrame::new(self.ctx().state(), LogicalPlanBuilder::empty(true).build()?),
                 };
-                let exprs = self.select_list(&input, &project.expressions, tz)?;
-                input.select(exprs)?
+                match find_generator(&project.expressions)? {
+                    Some(generator) => {
+                        let before = self.select_list(&input, &project.expressions[..generator.position], tz)?;
+                        let after = self.select_list(&input, &project.expressions[generator.position + 1..], tz)?;
+                        let array = self.exprs(&input, tz).expr(generator.argument())?;
+                        generator.generate(input, array, before, after)?
+                    }
+                    None => {
+                        let exprs = self.select_list(&input, &project.expressions, tz)?;
+                        input.select(exprs)?
+                    }
+                }
             }
             RelType::Filter(filter) => {
                 let input = self.input(filter.input.as_deref()).await?;
@@ -142,10 +180,24 @@ impl<'a> Planner<'a> {
                     let [name] = alias.name.as_slice() else {
                         return Err(ConnectError::unsupported("withColumns with a multi-part name"));
                     };
-                    let value = self
-                        .exprs(&df, tz)
-                        .expr(alias.expr.as_deref().ok_or_else(|| ConnectError::invalid("withColumn without a value"))?)?;
-                    df = df.with_column(name, value)?;
+                    let value = alias.expr.as_deref().ok_or_else(|| ConnectError::invalid("withColumn without a value"))?;
+                    let generated = find_generator(std::slice::from_ref(value))?;
+                    df = match generated {
+                        // withColumn("x", explode(xs)): x in place of a column of that name, else last.
+                        Some(generator) => {
+                            let generator = generator.named(name)?;
+                            let array = self.exprs(&df, tz).expr(generator.argument())?;
+                            let columns = df.schema().columns();
+                            let at = columns.iter().position(|c| &c.name == name).unwrap_or(columns.len());
+                            let before = columns[..at].iter().cloned().map(Expr::Column).collect();
+                            let after = columns.iter().skip(at + 1).cloned().map(Expr::Column).collect();
+                            generator.generate(df, array, before, after)?
+                        }
+                        None => {
+                            let value = self.exprs(&df, tz).expr(value)?;
+                            df.with_column(name, value)?
+                        }
+                    };
                 }
                 df
             }
@@ -404,19 +456,7 @@ impl<'a> Planner<'a> {
                 if all { left.union_by_name(right)? } else { left.union_by_name_distinct(right)? }
             }
             S::Union => {
-                let names = left.schema().columns();
-                let right_columns = right.schema().columns();
-                if names.len() != right_columns.len() {
-                    return Err(ConnectError::analysis(format!(
-                        "[NUM_COLUMNS_MISMATCH] UNION can only be performed on inputs with the same number of columns, but the first input has {} columns and the second input has {} columns.",
-                        names.len(),
-                        right_columns.len()
-                    )));
-                }
-                // By position, under the left side's names, as Spark does.
-                let right = right.select(
-                    right_columns.into_iter().zip(&names).map(|(c, n)| Expr::Column(c).alias(n.name.clone())).collect::<Vec<_>>(),
-                )?;
+                let right = by_position(&left, right, "UNION")?;
                 if all { left.union(right)? } else { left.union_distinct(right)? }
             }
             S::Intersect if all => multiset(self.ctx(), left, right, Multiset::IntersectAll)?,

@@ -59,11 +59,11 @@ async fn run(session: Arc<Session>, plan: Plan, operation: Arc<Operation>, allow
     match op_type(Some(&plan))? {
         OpType::Root(relation) => {
             if let Some(relation::RelType::ShowString(show)) = &relation.rel_type {
-                let input = planner.relation(show.input.as_deref().ok_or_else(|| ConnectError::invalid("show without input"))?).await?;
+                let input = planner.root(show.input.as_deref().ok_or_else(|| ConnectError::invalid("show without input"))?).await?;
                 let text = show_text(input, show.num_rows, show.truncate, show.vertical, &operation).await?;
                 return send_text(&operation, "show_string", text).await;
             }
-            let df = planner.relation(relation).await?;
+            let df = planner.root(relation).await?;
             stream_result(&session, df, &operation, allow_chunking).await
         }
         OpType::Command(command) => run_command(&session, command, &operation).await,
@@ -168,7 +168,7 @@ async fn run_command(session: &Arc<Session>, command: &Command, operation: &Oper
             if view.is_global {
                 return Err(ConnectError::unsupported("global temporary views (createGlobalTempView); use createOrReplaceTempView"));
             }
-            let df = planner.relation(view.input.as_ref().ok_or_else(|| ConnectError::invalid("a view without its DataFrame"))?).await?;
+            let df = planner.root(view.input.as_ref().ok_or_else(|| ConnectError::invalid("a view without its DataFrame"))?).await?;
             let exists = session.ctx.table_exist(view.name.as_str())?;
             if exists && !view.replace {
                 return Err(ConnectError::Analysis {
@@ -187,7 +187,7 @@ async fn run_command(session: &Arc<Session>, command: &Command, operation: &Oper
             Ok(())
         }
         CommandType::WriteOperation(write) => {
-            let df = planner.relation(write.input.as_ref().ok_or_else(|| ConnectError::invalid("a write without its DataFrame"))?).await?;
+            let df = planner.root(write.input.as_ref().ok_or_else(|| ConnectError::invalid("a write without its DataFrame"))?).await?;
             execute::with_heartbeat(operation, plan::write(session, df, write)).await?
         }
         CommandType::RegisterFunction(f) => Err(crate::expression::python_relation(&f.function_name)),
@@ -348,15 +348,15 @@ impl SparkConnectService for VergerConnect {
         let result: ConnectResult<R> = async {
             Ok(match &analyze {
                 Analyze::Schema(s) => {
-                    let df = planner.relation(relation_of(s.plan.as_ref())?).await?;
+                    let df = planner.root(relation_of(s.plan.as_ref())?).await?;
                     R::Schema(analyze_plan_response::Schema { schema: Some(types::spark_schema(&client_schema_of(&df, &tz))?) })
                 }
                 Analyze::Explain(e) => {
-                    let df = planner.relation(relation_of(e.plan.as_ref())?).await?;
+                    let df = planner.root(relation_of(e.plan.as_ref())?).await?;
                     R::Explain(analyze_plan_response::Explain { explain_string: explain(df, e.explain_mode).await? })
                 }
                 Analyze::TreeString(t) => {
-                    let df = planner.relation(relation_of(t.plan.as_ref())?).await?;
+                    let df = planner.root(relation_of(t.plan.as_ref())?).await?;
                     R::TreeString(analyze_plan_response::TreeString { tree_string: tree_string(&client_schema_of(&df, &tz), t.level) })
                 }
                 Analyze::IsLocal(_) => R::IsLocal(analyze_plan_response::IsLocal { is_local: false }),
@@ -368,15 +368,15 @@ impl SparkConnectService for VergerConnect {
                     R::DdlParse(analyze_plan_response::DdlParse { parsed: Some(types::spark_schema(&schema)?) })
                 }
                 Analyze::SameSemantics(s) => {
-                    let a = planner.relation(relation_of(s.target_plan.as_ref())?).await?.into_optimized_plan()?;
-                    let b = planner.relation(relation_of(s.other_plan.as_ref())?).await?.into_optimized_plan()?;
+                    let a = planner.root(relation_of(s.target_plan.as_ref())?).await?.into_optimized_plan()?;
+                    let b = planner.root(relation_of(s.other_plan.as_ref())?).await?.into_optimized_plan()?;
                     R::SameSemantics(analyze_plan_response::SameSemantics {
                         result: a.display_indent().to_string() == b.display_indent().to_string(),
                     })
                 }
                 Analyze::SemanticHash(s) => {
                     use std::hash::{Hash, Hasher};
-                    let plan = planner.relation(relation_of(s.plan.as_ref())?).await?.into_optimized_plan()?;
+                    let plan = planner.root(relation_of(s.plan.as_ref())?).await?.into_optimized_plan()?;
                     let mut hasher = std::collections::hash_map::DefaultHasher::new();
                     plan.display_indent().to_string().hash(&mut hasher);
                     R::SemanticHash(analyze_plan_response::SemanticHash { result: hasher.finish() as i32 })

@@ -160,6 +160,7 @@ impl SessionManager {
             Engine::Embedded => verger::session_context()?,
             Engine::Cluster(url) => verger_cluster::remote_context(url).await?,
         };
+        speak_spark_sql(&ctx);
         let session = Arc::new(Session {
             id: id.to_owned(),
             server_side_id: uuid::Uuid::new_v4().to_string(),
@@ -200,6 +201,13 @@ impl SessionManager {
         let mut sessions = self.sessions.lock().await;
         self.expire(&mut sessions);
     }
+}
+
+/// `spark.sql(…)` is Spark SQL: Spark's parser dialect (`DIV`, `123L`, backquoted names) and
+/// Spark's `/` (a DOUBLE quotient; DIVIDE_BY_ZERO).
+fn speak_spark_sql(ctx: &SessionContext) {
+    ctx.state_ref().write().config_mut().options_mut().sql_parser.dialect = datafusion::common::config::Dialect::Spark;
+    ctx.add_analyzer_rule(Arc::new(verger_spark::SparkDivisionRule));
 }
 
 fn session_changed(id: &str, observed: &str) -> ConnectError {

@@ -3,17 +3,39 @@
 //! [`element_at`](ElementAt), [`try_element_at`](ElementAt::try_variant) and [`split`](Split)
 //! behave as in Spark 4 with ANSI mode on (DataFusion's
 //! `datafusion.execution.enable_ansi_mode`, which verger sessions turn on by default).
-//! [`all_spark_functions`] adds every function of the `datafusion-spark` crate as well.
+//! [`all_spark_functions`] adds every function of the `datafusion-spark` crate as well, and
+//! the Spark functions neither DataFusion nor `datafusion-spark` has (or has not as Spark):
+//! [`round` and `bround`](Round), [`size`](Size) (NULL for NULL under ANSI),
+//! [`regexp_extract`](RegexpExtract), [`regexp_replace`](RegexpReplace) (every match), [`sort_array`](SortArray) and the calendar fields
+//! ([`year`, `month`, `dayofmonth`, …](DateField)); [`spark_aggregate_functions`] Spark's
+//! aggregate names DataFusion lacks (`variance`). [`SparkDivisionRule`] makes SQL's `/`
+//! Spark's (`spark_divide`) for sessions that speak Spark SQL.
 //! [`range`] is Spark's `range` as a table source.
 
+mod date_field;
+mod divide;
+mod division_rule;
 mod element_at;
 pub mod range;
+mod regexp_extract;
+mod regexp_replace;
+mod round;
+mod size;
+mod sort_array;
 mod split;
 
+pub use date_field::{DateField, Field as DateFieldKind};
+pub use divide::Divide;
+pub use division_rule::{SPARK_DIVISION_RULE_NAME, SparkDivisionRule};
 pub use element_at::ElementAt;
+pub use regexp_extract::RegexpExtract;
+pub use regexp_replace::RegexpReplace;
+pub use round::Round;
+pub use size::Size;
+pub use sort_array::SortArray;
 pub use split::Split;
 
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use std::sync::Arc;
 
 /// verger's own Spark functions.
@@ -22,7 +44,26 @@ pub fn verger_spark_functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(ElementAt::new())),
         Arc::new(ScalarUDF::new_from_impl(ElementAt::try_variant())),
         Arc::new(ScalarUDF::new_from_impl(Split::new())),
+        Arc::new(ScalarUDF::new_from_impl(Round::half_up())),
+        Arc::new(ScalarUDF::new_from_impl(Round::half_even())),
+        Arc::new(ScalarUDF::new_from_impl(RegexpExtract::new())),
+        Arc::new(ScalarUDF::new_from_impl(RegexpReplace::new())),
+        Arc::new(ScalarUDF::new_from_impl(SortArray::new())),
+        Arc::new(ScalarUDF::new_from_impl(Size::new())),
+        Arc::new(ScalarUDF::new_from_impl(Divide::new())),
+        Arc::new(ScalarUDF::new_from_impl(Divide::try_variant())),
+        Arc::new(ScalarUDF::new_from_impl(Divide::integral())),
     ]
+    .into_iter()
+    .chain(DateFieldKind::ALL.into_iter().map(|field| Arc::new(ScalarUDF::new_from_impl(DateField::new(field)))))
+    .collect()
+}
+
+/// Spark's aggregate names that DataFusion's aggregates lack: `variance` (the sample
+/// variance, DataFusion's `var`).
+pub fn spark_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    let variance = datafusion::functions_aggregate::variance::var_samp_udaf();
+    vec![Arc::new(variance.as_ref().clone().with_aliases(["variance"]))]
 }
 
 /// Every Spark scalar function: `datafusion-spark`'s, then verger's (which win on a name clash).

@@ -81,10 +81,12 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     functions
 }
 
-/// Every aggregate function a verger session has beyond DataFusion's: the fits
-/// `standard_scaler_fit` and `pca_fit`.
+/// Every aggregate function a verger session has beyond DataFusion's: Spark's names
+/// DataFusion lacks (`variance`) and the fits `standard_scaler_fit` and `pca_fit`.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    verger_ml::ml_aggregate_functions()
+    let mut functions = verger_spark::spark_aggregate_functions();
+    functions.extend(verger_ml::ml_aggregate_functions());
+    functions
 }
 
 fn has_rule(state: &datafusion::execution::SessionState, name: &str) -> bool {

@@ -79,12 +79,13 @@ impl SparkRange {
         i64::try_from(value).unwrap_or(if self.step > 0 { i64::MAX } else { i64::MIN })
     }
 
-    /// At most `limit` values: the first ones, in the same partitions.
+    /// At most `limit` values: the first ones, in one partition, so that they keep their
+    /// order however the partitions are merged (a cluster merges them as they arrive).
     fn limited(self, limit: Option<usize>) -> Self {
         match limit {
             Some(limit) if (limit as u64) < self.len() => {
                 let end = i128::from(self.start) + limit as i128 * i128::from(self.step);
-                Self { end: i64::try_from(end).unwrap_or(self.end), ..self }
+                Self { end: i64::try_from(end).unwrap_or(self.end), partitions: 1, ..self }
             }
             _ => self,
         }
@@ -145,7 +146,7 @@ mod tests {
     #[test]
     fn a_limit_keeps_the_first_values() -> Result<()> {
         let range = SparkRange::try_new(0, 100, 7, 2)?.limited(Some(3));
-        assert_eq!(values(&range).concat(), vec![0, 7, 14]);
+        assert_eq!(values(&range), vec![vec![0, 7, 14]]);
         let range = SparkRange::try_new(0, -100, -7, 2)?.limited(Some(2));
         assert_eq!(values(&range).concat(), vec![0, -7]);
         Ok(())
