@@ -68,7 +68,10 @@ pub fn spark_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 
 /// Every Spark scalar function: `datafusion-spark`'s, then verger's (which win on a name clash).
 pub fn all_spark_functions() -> Vec<Arc<ScalarUDF>> {
-    let mut functions = datafusion_spark::all_default_scalar_functions();
-    functions.extend(verger_spark_functions());
+    let ours = verger_spark_functions();
+    let claimed: Vec<&str> = ours.iter().flat_map(|f| std::iter::once(f.name()).chain(f.aliases().iter().map(String::as_str))).collect();
+    let mut functions: Vec<Arc<ScalarUDF>> =
+        datafusion_spark::all_default_scalar_functions().into_iter().filter(|f| !claimed.contains(&f.name())).collect();
+    functions.extend(ours.iter().cloned());
     functions
 }
