@@ -10,7 +10,8 @@ Scenarios:
   job IMAGES OUT        session + first answer, then the seeds' job with the DataFrame API:
                         binaryFile → label → image_features → Parquet (verger only)
   to_pandas ROWS RUNS   range(ROWS) as (bigint, string, double) through toPandas(), then
-                        through toArrow() (no Python objects made), RUNS times each
+                        through toArrow() (no Python objects made), RUNS times each; then the
+                        client's own Arrow → pandas conversion of the table, alone
   label_count IMAGES    binaryFile → label → groupBy(label).count()
   parquet_agg IN OUT    Parquet read → groupBy(label).agg(count, avg, max) → Parquet write
 """
@@ -65,6 +66,10 @@ def main(url, scenario, *args):
             if table.num_rows != rows:
                 raise SystemExit(f"toArrow gave {table.num_rows} rows")
         result["arrow_seconds"] = arrow
+        # The client's own share of toPandas: Arrow → pandas of the table it received, no server.
+        began = time.perf_counter()
+        table.to_pandas()
+        result["client_pandas_seconds"] = [time.perf_counter() - began]
     elif scenario == "label_count":
         (path,) = args
         began = time.perf_counter()

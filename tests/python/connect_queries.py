@@ -248,6 +248,32 @@ def sql_semantics(spark, root):
     )
 
 
+def sql_literals_and_text(spark, root):
+    """Spark SQL's numeric literals and their types, decimal division, timestamps as text."""
+    return spark.sql(
+        """SELECT 1 AS i, 1L AS l, 1S AS s, 1Y AS y, 1.5 AS dec, 1.5D AS d, 1.5F AS f, 1e3 AS e,
+                  1.50BD AS bd, -2147483648 AS lowest, 2147483648 AS past_int, 10 / 4 AS q,
+                  1.0 / 3 AS third, x / 3 AS int_by_int, CAST(x AS DECIMAL(5,2)) / 7 AS dec_by_int,
+                  CAST(TIMESTAMP'2024-01-01 10:00:00.25' AS STRING) AS ts_text,
+                  date_format(TIMESTAMP'2024-01-05 17:00:00', 'EEE d MMM yyyy hh:mm a') AS formatted,
+                  isnan(CAST(NULL AS DOUBLE)) AS nan_of_null, substring('verger', 2, 3) AS sub
+           FROM VALUES (10), (20) AS t(x) ORDER BY 1, x LIMIT 1"""
+    )
+
+
+def expressions_in_dataframes(spark, root):
+    """F.expr and selectExpr take Spark SQL: INT literals, suffixes, date_add."""
+    df = spark.createDataFrame([(1, "2024-02-28"), (2, "2024-12-31")], "id INT, d STRING")
+    return df.select(
+        "id",
+        F.expr("id + 1").alias("next_id"),
+        F.expr("date_add(CAST(d AS DATE), 1)").alias("next_day"),
+        F.expr("id * 2L").alias("doubled"),
+        F.expr("id / 4").alias("quarter"),
+        F.expr("CASE WHEN id > 1 THEN 10 ELSE 0.5D END").alias("cased"),
+    ).selectExpr("*", "next_id * 3 AS tripled")
+
+
 def show_layout(spark, root):
     return spark.createDataFrame(
         [
@@ -281,6 +307,8 @@ CASES = {
         distinct_and_set_operations,
         conditionals,
         sql_semantics,
+        sql_literals_and_text,
+        expressions_in_dataframes,
         show_layout,
     ]
 }

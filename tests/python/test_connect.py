@@ -410,7 +410,7 @@ class ConnectCases:
             other.stop()
 
     def test_interrupt_cancels_a_running_query(self):
-        big = self.spark.range(20000).withColumnRenamed("id", "a").crossJoin(self.spark.range(20000).withColumnRenamed("id", "b"))
+        big = self.spark.range(100000).withColumnRenamed("id", "a").crossJoin(self.spark.range(100000).withColumnRenamed("id", "b"))
         slow = big.filter(F.col("a") * F.col("b") % 7 == 3).agg(F.sum(F.col("a") + F.col("b")))
         outcome = {}
 
@@ -447,12 +447,7 @@ def same_value(got, want):
 
 # Where verger does not give Spark's answer yet (README, "Spark Connect"): each case is expected
 # to differ, so the day one is fixed its test fails until it leaves this list.
-KNOWN_GAPS = {
-    "arithmetic_and_casts": "SQL literals: `0.1` is double not decimal(1,1), no `0.1D` suffix",
-    "dates": "SQL integer literals are BIGINT, so date_add(d, 1) finds no signature; date_format takes no Java pattern",
-    "conditionals": "SQL integer literals are BIGINT, Spark's are INT",
-    "sql_semantics": "SQL integer literals are BIGINT, Spark's are INT",
-}
+KNOWN_GAPS = {}
 
 
 def gold_test(name):
@@ -490,6 +485,10 @@ class EmbeddedConnect(ConnectCases, GoldCases, unittest.TestCase):
 
 class ClusterConnect(ConnectCases, GoldCases, unittest.TestCase):
     cluster = True
+
+    # On the cluster, datafusion-spark's date_trunc reaches an executor unsimplified
+    # ("spark date_trunc should have been simplified"); embedded it gives Spark's answer.
+    test_gold_dates = unittest.expectedFailure(gold_test("dates"))
 
     def test_queries_run_on_both_executors(self):
         self.images_df().select(F.expr("image_features(content)").alias("f")).filter(F.col("f").isNotNull()).count()

@@ -39,7 +39,7 @@ impl ExprContext<'_> {
             ExprType::UnresolvedAttribute(attribute) => self.attribute(&attribute.unparsed_identifier, attribute.plan_id)?,
             ExprType::UnresolvedFunction(function) => self.function(&function.function_name, &function.arguments, function.is_distinct)?,
             ExprType::CallFunction(function) => self.function(&function.function_name, &function.arguments, false)?,
-            ExprType::ExpressionString(text) => self.ctx.parse_sql_expr(&text.expression, self.schema)?,
+            ExprType::ExpressionString(text) => crate::spark_sql::spark_sql_expr(self.ctx, &text.expression, self.schema)?,
             ExprType::Alias(alias) => {
                 let inner = self.expr(alias.expr.as_deref().ok_or_else(|| missing("aliased expression"))?)?;
                 match alias.name.as_slice() {

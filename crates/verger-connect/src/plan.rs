@@ -22,20 +22,6 @@ use std::sync::Arc;
 use verger::{BinaryFileOptions, BinaryFileReadExt};
 use verger_spark::range::SparkRange;
 
-/// Whether `plan` divides anywhere (`a / b`).
-fn has_division(plan: &LogicalPlan) -> ConnectResult<bool> {
-    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-    use datafusion::logical_expr::{BinaryExpr, Operator};
-    let mut found = false;
-    plan.apply_with_subqueries(|node| {
-        node.apply_expressions(|expr| {
-            found |= expr.exists(|e| Ok(matches!(e, Expr::BinaryExpr(BinaryExpr { op: Operator::Divide, .. }))))?;
-            Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
-        })
-    })?;
-    Ok(found)
-}
-
 /// Rows a LocalRelation (createDataFrame) may carry: it becomes a VALUES plan, which crosses
 /// to a cluster like any other plan.
 const MAX_LOCAL_ROWS: usize = 1_000_000;
@@ -53,15 +39,12 @@ impl<'a> Planner<'a> {
         ExprContext { ctx: &self.session.ctx, schema: df.schema(), time_zone: tz }
     }
 
-    /// The DataFrame of a plan's root relation, with Spark's types: a plan with a `/` is
-    /// analyzed here, so that its schema already has the DOUBLE quotients of the session's
-    /// SparkDivisionRule (the client is told the schema before the rows).
+    /// The DataFrame of a plan's root relation, analyzed, so that the schema the client is told
+    /// before the rows is the one the rows have: type coercion's (a CASE of an INT and a DOUBLE
+    /// is a DOUBLE), the session's SparkDivisionRule's DOUBLE quotients. Execution analyzes the
+    /// plan again and finds nothing left to change.
     pub async fn root(&self, relation: &Relation) -> ConnectResult<DataFrame> {
-        let df = self.relation(relation).await?;
-        if !has_division(df.logical_plan())? {
-            return Ok(df);
-        }
-        let (state, plan) = df.into_parts();
+        let (state, plan) = self.relation(relation).await?.into_parts();
         let plan = state.analyzer().execute_and_check(plan, state.config_options(), |_, _| {})?;
         Ok(DataFrame::new(state, plan))
     }
@@ -247,23 +230,37 @@ impl<'a> Planner<'a> {
     fn select_list(&self, input: &DataFrame, expressions: &[proto::Expression], tz: &str) -> ConnectResult<Vec<Expr>> {
         let mut exprs = Vec::new();
         for expression in expressions {
-            match &expression.expr_type {
+            // `*` and `t.*`, as a star or as selectExpr's text.
+            let star = match &expression.expr_type {
                 Some(proto::expression::ExprType::UnresolvedStar(star)) => {
                     let target = star.unparsed_target.as_deref().map(|t| t.trim_end_matches(".*").to_owned());
-                    let qualifier = target.or_else(|| star.plan_id.map(plan_alias));
+                    Some(target.or_else(|| star.plan_id.map(plan_alias)))
+                }
+                Some(proto::expression::ExprType::ExpressionString(text)) => match text.expression.trim() {
+                    "*" => Some(None),
+                    t if t.ends_with(".*") && !t[..t.len() - 2].contains([' ', '(', '*']) => {
+                        Some(Some(t[..t.len() - 2].trim_matches('`').to_owned()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            match star {
+                Some(qualifier) => {
+                    let before = exprs.len();
                     for (q, field) in input.schema().iter() {
                         if qualifier.as_deref().is_none_or(|want| q.is_some_and(|q| q.table() == want)) {
                             exprs.push(Expr::Column(Column::new(q.cloned(), field.name())));
                         }
                     }
-                    if exprs.is_empty() {
+                    if exprs.len() == before {
                         return Err(ConnectError::analysis(format!(
                             "[CANNOT_RESOLVE_STAR_EXPAND] cannot resolve {}.*",
                             qualifier.unwrap_or_default()
                         )));
                     }
                 }
-                _ => exprs.push(self.exprs(input, tz).named(expression)?),
+                None => exprs.push(self.exprs(input, tz).named(expression)?),
             }
         }
         Ok(exprs)

@@ -117,9 +117,7 @@ fn client_schema_of(df: &DataFrame, time_zone: &str) -> datafusion::arrow::datat
 
 /// True when `sql` is a query, which Spark runs lazily; commands run when sent.
 fn is_query(session: &Session, sql: &str) -> ConnectResult<bool> {
-    let state = session.ctx.state();
-    let dialect = state.config().options().sql_parser.dialect;
-    let statement = state.sql_to_statement(sql, &dialect)?;
+    let statement = crate::spark_sql::parse(&session.ctx, sql)?;
     Ok(
         matches!(statement, datafusion::sql::parser::Statement::Statement(s) if matches!(*s, datafusion::sql::sqlparser::ast::Statement::Query(_))),
     )
@@ -145,7 +143,7 @@ async fn run_command(session: &Arc<Session>, command: &Command, operation: &Oper
                 Some(input) if text.is_empty() => input,
                 _ => {
                     // A command: run it now, as Spark does, and hand back its result rows.
-                    let df = session.ctx.sql(&text).await?;
+                    let df = crate::spark_sql::spark_sql(&session.ctx, &text).await?;
                     let batches = execute::with_heartbeat(operation, df.clone().collect()).await??;
                     let schema = client_schema_of(&df, &session.time_zone());
                     let mut writer = datafusion::arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &schema)?;

@@ -203,11 +203,20 @@ impl SessionManager {
     }
 }
 
-/// `spark.sql(…)` is Spark SQL: Spark's parser dialect (`DIV`, `123L`, backquoted names) and
-/// Spark's `/` (a DOUBLE quotient; DIVIDE_BY_ZERO).
+/// `spark.sql(…)` is Spark SQL: Spark's parser dialect (`DIV`, `123L`, backquoted names),
+/// Spark's decimal literals (`0.1` is DECIMAL(1,1)), Spark's TIMESTAMP and its text, and Spark's `/` (a DOUBLE quotient;
+/// DIVIDE_BY_ZERO).
 fn speak_spark_sql(ctx: &SessionContext) {
-    ctx.state_ref().write().config_mut().options_mut().sql_parser.dialect = datafusion::common::config::Dialect::Spark;
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let options = state.config_mut().options_mut();
+    options.sql_parser.dialect = datafusion::common::config::Dialect::Spark;
+    options.sql_parser.parse_float_as_decimal = true;
+    // Spark's TIMESTAMP is in the session time zone, UTC unless set.
+    options.execution.time_zone.get_or_insert_with(|| "UTC".to_owned());
+    drop(state);
     ctx.add_analyzer_rule(Arc::new(verger_spark::SparkDivisionRule));
+    ctx.add_analyzer_rule(Arc::new(verger_spark::SparkCastRule));
 }
 
 fn session_changed(id: &str, observed: &str) -> ConnectError {

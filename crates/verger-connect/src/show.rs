@@ -67,7 +67,12 @@ pub fn cell(array: &dyn Array, row: usize) -> ConnectResult<String> {
                 .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f"))
                 .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"));
             let formatter = ArrayFormatter::try_new(array, &options)?;
-            formatter.value(row).to_string()
+            let text = formatter.value(row).to_string();
+            match array.data_type() {
+                // Spark writes a fraction of a second without its trailing zeros (`.5`).
+                DataType::Timestamp(..) if text.contains('.') => text.trim_end_matches('0').trim_end_matches('.').to_owned(),
+                _ => text,
+            }
         }
     })
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, LazyLock};
 /// Spark's `/` on integers and doubles: always a fractional (DOUBLE) quotient, `7 / 2` = 3.5.
 /// A zero divisor fails with `[DIVIDE_BY_ZERO]` with ANSI mode on (Spark 4's default and
 /// verger's), and gives NULL with it off; `try_divide` always gives NULL. Decimal division
-/// is not this function's: SQL's `/` on decimals keeps DataFusion's decimal `/`, and
-/// `try_divide` of decimals gives a DOUBLE where Spark keeps a decimal.
+/// is [`DecimalDivide`](crate::DecimalDivide)'s; `try_divide` of decimals gives a DOUBLE
+/// where Spark keeps a decimal.
 ///
 /// [`Divide::integral`] is Spark's `a DIV b`: the BIGINT quotient of two integers, truncated
 /// toward zero, with the same zero rule.
@@ -132,7 +132,7 @@ impl ScalarUDFImpl for Divide {
     }
 }
 
-fn division_by_zero<T>() -> Result<T> {
+pub(crate) fn division_by_zero<T>() -> Result<T> {
     exec_err!(
         "[DIVIDE_BY_ZERO] Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error."
     )

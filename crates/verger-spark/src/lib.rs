@@ -6,16 +6,25 @@
 //! [`all_spark_functions`] adds every function of the `datafusion-spark` crate as well, and
 //! the Spark functions neither DataFusion nor `datafusion-spark` has (or has not as Spark):
 //! [`round` and `bround`](Round), [`size`](Size) (NULL for NULL under ANSI),
-//! [`regexp_extract`](RegexpExtract), [`regexp_replace`](RegexpReplace) (every match), [`sort_array`](SortArray) and the calendar fields
-//! ([`year`, `month`, `dayofmonth`, …](DateField)); [`spark_aggregate_functions`] Spark's
+//! [`isnan`](IsNan) (false for NULL), [`regexp_extract`](RegexpExtract), [`regexp_replace`](RegexpReplace) (every match), [`sort_array`](SortArray) and the calendar fields
+//! ([`year`, `month`, `dayofmonth`, …](DateField)), [`date_format`](DateFormat) with Java patterns; [`spark_aggregate_functions`] Spark's
 //! aggregate names DataFusion lacks (`variance`). [`SparkDivisionRule`] makes SQL's `/`
-//! Spark's (`spark_divide`) for sessions that speak Spark SQL.
-//! [`range`] is Spark's `range` as a table source.
+//! Spark's (`spark_divide`) for sessions that speak Spark SQL, [`SparkCastRule`] a timestamp
+//! cast to a string.
+//! [`range`] is Spark's `range` as a table source. [`spark_numeric_suffixes`] and
+//! [`spark_integer_literals`] give SQL text's numbers Spark's types (`1` INT, `1L`, `0.5D`, …),
+//! [`spark_type_names`] its type names (`TIMESTAMP` is Spark's, in the session time zone).
 
+mod cast_rule;
+mod coerce;
 mod date_field;
+mod date_format;
+mod decimal_divide;
 mod divide;
 mod division_rule;
 mod element_at;
+mod isnan;
+mod literals;
 pub mod range;
 mod regexp_extract;
 mod regexp_replace;
@@ -23,17 +32,26 @@ mod round;
 mod size;
 mod sort_array;
 mod split;
+mod timestamp_text;
+mod type_names;
 
+pub use cast_rule::{SPARK_CAST_RULE_NAME, SparkCastRule};
 pub use date_field::{DateField, Field as DateFieldKind};
+pub use date_format::DateFormat;
+pub use decimal_divide::DecimalDivide;
 pub use divide::Divide;
 pub use division_rule::{SPARK_DIVISION_RULE_NAME, SparkDivisionRule};
 pub use element_at::ElementAt;
+pub use isnan::IsNan;
+pub use literals::{spark_integer_literals, spark_numeric_suffixes};
 pub use regexp_extract::RegexpExtract;
 pub use regexp_replace::RegexpReplace;
 pub use round::Round;
 pub use size::Size;
 pub use sort_array::SortArray;
 pub use split::Split;
+pub use timestamp_text::TimestampText;
+pub use type_names::spark_type_names;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use std::sync::Arc;
@@ -50,9 +68,13 @@ pub fn verger_spark_functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(RegexpReplace::new())),
         Arc::new(ScalarUDF::new_from_impl(SortArray::new())),
         Arc::new(ScalarUDF::new_from_impl(Size::new())),
+        Arc::new(ScalarUDF::new_from_impl(IsNan::new())),
+        Arc::new(ScalarUDF::new_from_impl(DateFormat::new())),
+        Arc::new(ScalarUDF::new_from_impl(TimestampText::new())),
         Arc::new(ScalarUDF::new_from_impl(Divide::new())),
         Arc::new(ScalarUDF::new_from_impl(Divide::try_variant())),
         Arc::new(ScalarUDF::new_from_impl(Divide::integral())),
+        Arc::new(ScalarUDF::new_from_impl(DecimalDivide::new())),
     ]
     .into_iter()
     .chain(DateFieldKind::ALL.into_iter().map(|field| Arc::new(ScalarUDF::new_from_impl(DateField::new(field)))))

@@ -1,7 +1,8 @@
+use crate::coerce::strings_then_integers;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, StringArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 use regex::Regex;
 use std::collections::HashMap;
@@ -60,25 +61,7 @@ impl ScalarUDFImpl for RegexpExtract {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(2..=3).contains(&arg_types.len()) {
-            return plan_err!("regexp_extract takes 2 or 3 arguments (str, regexp [, idx]), got {}", arg_types.len());
-        }
-        arg_types
-            .iter()
-            .enumerate()
-            .map(|(position, data_type)| {
-                let is_string = matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null);
-                match position {
-                    0 | 1 if is_string => Ok(DataType::Utf8),
-                    2 if data_type.is_integer() || data_type.is_null() => Ok(DataType::Int32),
-                    _ => plan_err!(
-                        "regexp_extract: argument {} must be {}, got {data_type}",
-                        position + 1,
-                        if position < 2 { "a string" } else { "an integer" }
-                    ),
-                }
-            })
-            .collect()
+        strings_then_integers("regexp_extract", "(str, regexp [, idx])", 2..=3, 2, arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {

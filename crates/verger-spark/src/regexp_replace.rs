@@ -1,5 +1,6 @@
+use crate::coerce::strings_then_integers;
 use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 use std::sync::{Arc, LazyLock};
 
@@ -52,25 +53,7 @@ impl ScalarUDFImpl for RegexpReplace {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(3..=4).contains(&arg_types.len()) {
-            return plan_err!("regexp_replace takes 3 or 4 arguments (str, regexp, rep [, position]), got {}", arg_types.len());
-        }
-        arg_types
-            .iter()
-            .enumerate()
-            .map(|(position, data_type)| {
-                let is_string = matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null);
-                match position {
-                    0..=2 if is_string => Ok(DataType::Utf8),
-                    3 if data_type.is_integer() || data_type.is_null() => Ok(DataType::Int32),
-                    _ => plan_err!(
-                        "regexp_replace: argument {} must be {}, got {data_type}",
-                        position + 1,
-                        if position < 3 { "a string" } else { "an integer" }
-                    ),
-                }
-            })
-            .collect()
+        strings_then_integers("regexp_replace", "(str, regexp, rep [, position])", 3..=4, 3, arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {

@@ -1,7 +1,8 @@
+use crate::coerce::strings_then_integers;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, ListBuilder, StringArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 use regex::Regex;
 use std::collections::HashMap;
@@ -66,26 +67,7 @@ impl ScalarUDFImpl for Split {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(2..=3).contains(&arg_types.len()) {
-            return plan_err!("split takes 2 or 3 arguments (str, regex [, limit]), got {}", arg_types.len());
-        }
-        let mut coerced = Vec::with_capacity(arg_types.len());
-        for (position, data_type) in arg_types.iter().enumerate() {
-            let wanted = if position < 2 { DataType::Utf8 } else { DataType::Int32 };
-            let ok = match position {
-                0 | 1 => matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null),
-                _ => data_type.is_integer() || data_type.is_null(),
-            };
-            if !ok {
-                return plan_err!(
-                    "split: argument {} must be {}, got {data_type}",
-                    position + 1,
-                    if position < 2 { "a string" } else { "an integer" }
-                );
-            }
-            coerced.push(wanted);
-        }
-        Ok(coerced)
+        strings_then_integers("split", "(str, regex [, limit])", 2..=3, 2, arg_types)
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
