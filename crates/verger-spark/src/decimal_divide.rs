@@ -1,6 +1,5 @@
 use crate::divide::division_by_zero;
 use datafusion::arrow::array::{Array, ArrayRef, ArrowNativeTypeOp, AsArray, Decimal128Array};
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, i256};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
@@ -148,7 +147,6 @@ impl ScalarUDFImpl for DecimalDivide {
             }
         }
         let result: ArrayRef = Arc::new(Decimal128Array::from(quotients).with_precision_and_scale(precision, scale)?);
-        let result = cast(&result, args.return_field.data_type())?;
         if all_scalar { Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?)) } else { Ok(ColumnarValue::Array(result)) }
     }
 }
