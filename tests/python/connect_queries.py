@@ -201,6 +201,24 @@ def arrays_and_explode(spark, root):
     )
 
 
+def generators_in_sql_and_maps(spark, root):
+    spark.createDataFrame([(1, [3, 1, 3]), (2, []), (3, None)], "id INT, xs ARRAY<INT>").createOrReplaceTempView("generated")
+    in_sql = spark.sql(
+        """SELECT id, 'explode' AS how, x AS v, CAST(NULL AS INT) AS pos, CAST(NULL AS STRING) AS k
+             FROM (SELECT id, explode(xs) AS x FROM generated)
+           UNION ALL SELECT id, 'explode_outer', col, NULL, NULL FROM (SELECT id, explode_outer(xs) FROM generated)
+           UNION ALL SELECT id, 'posexplode', col, pos, NULL FROM (SELECT id, posexplode(xs) FROM generated)
+           UNION ALL SELECT id, 'posexplode_outer', col, pos, NULL FROM (SELECT id, posexplode_outer(xs) FROM generated)
+           UNION ALL SELECT 0, 'split', CAST(NULL AS INT), NULL, col FROM (SELECT explode(split('a b', ' ')))"""
+    )
+    maps = spark.sql(
+        "SELECT id, CASE WHEN id = 1 THEN map('a', 1, 'b', 2) WHEN id = 2 THEN map('c', 3) END AS m FROM generated"
+    )
+    of_maps = maps.select("id", F.lit("map").alias("how"), F.explode("m")).select("id", "how", "value", F.lit(None).cast("int"), "key")
+    positioned = maps.select("id", F.lit("map_outer").alias("how"), F.posexplode_outer("m").alias("p", "k", "v"))
+    return in_sql.union(of_maps).union(positioned.select("id", "how", "v", "p", "k"))
+
+
 def distinct_and_set_operations(spark, root):
     a = spark.createDataFrame([(1,), (1,), (2,), (3,), (None,)], "v INT")
     b = spark.createDataFrame([(1,), (3,), (3,), (None,)], "v INT")
@@ -304,6 +322,7 @@ CASES = {
         windows,
         joins_with_null_keys,
         arrays_and_explode,
+        generators_in_sql_and_maps,
         distinct_and_set_operations,
         conditionals,
         sql_semantics,

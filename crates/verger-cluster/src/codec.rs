@@ -11,7 +11,7 @@ use datafusion::common::TableReference;
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::error::Result;
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion::logical_expr::{Extension, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{ComposedPhysicalExtensionCodec, PhysicalExtensionCodec, PhysicalProtoConverterExtension};
@@ -21,6 +21,8 @@ use verger_codec::{ComposedLogicalCodec, is_not_mine};
 use verger_ml::one_liner::codec::ONE_LINER_CODEC;
 use verger_parquet::codec::PARQUET_OUTPUT_CODEC;
 use verger_spark::range::SparkRangeCodec;
+
+use crate::shadowed::{decode_shadowed_builtin, encode_shadowed_builtin};
 
 /// Marks an encoding by verger's composed codecs.
 pub const VERGER_TAG: &[u8] = b"verger\0";
@@ -101,6 +103,17 @@ impl LogicalExtensionCodec for VergerLogicalCodec {
             .unwrap_or_else(|| self.ballista.try_encode_table_provider(table_ref, node, buf))
     }
 
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        match buf.strip_prefix(VERGER_TAG).and_then(|body| decode_shadowed_builtin(name, body)) {
+            Some(builtin) => Ok(builtin),
+            None => self.ballista.try_decode_udf(name, buf),
+        }
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if encode_shadowed_builtin(node, VERGER_TAG, buf) { Ok(()) } else { self.ballista.try_encode_udf(node, buf) }
+    }
+
     fn try_decode_file_format(&self, buf: &[u8], ctx: &TaskContext) -> Result<Arc<dyn FileFormatFactory>> {
         self.ballista.try_decode_file_format(buf, ctx)
     }
@@ -145,5 +158,16 @@ impl PhysicalExtensionCodec for VergerPhysicalCodec {
     ) -> Result<()> {
         encode_tagged(buf, |body| self.verger.try_encode(Arc::clone(&node), body, proto_converter))
             .unwrap_or_else(|| self.ballista.try_encode(node, buf, proto_converter))
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        match buf.strip_prefix(VERGER_TAG).and_then(|body| decode_shadowed_builtin(name, body)) {
+            Some(builtin) => Ok(builtin),
+            None => self.ballista.try_decode_udf(name, buf),
+        }
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if encode_shadowed_builtin(node, VERGER_TAG, buf) { Ok(()) } else { self.ballista.try_encode_udf(node, buf) }
     }
 }

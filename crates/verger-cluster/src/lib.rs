@@ -13,6 +13,7 @@
 mod codec;
 mod errors;
 mod process;
+mod shadowed;
 
 pub use codec::{VERGER_TAG, VergerLogicalCodec, VergerPhysicalCodec};
 pub use errors::job_error_message;

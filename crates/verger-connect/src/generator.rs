@@ -6,6 +6,7 @@
 //!   NULL element (and a NULL position), as Spark.
 //! - `posexplode` adds the element's 0-based position, an INT named `pos`; the element is
 //!   named `col` unless aliased (`.alias("pos", "x")`).
+//! - A map explodes into `key` and `value` columns (after `pos`), one row per entry.
 //! - One generator per select, as Spark; a generator inside another expression is refused.
 
 use crate::error::{ConnectError, ConnectResult};
@@ -14,7 +15,8 @@ use crate::proto::expression::ExprType;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{ScalarValue, UnnestOptions};
 use datafusion::dataframe::DataFrame;
-use datafusion::functions_nested::expr_fn::{cardinality, make_array, range};
+use datafusion::functions::core::expr_fn::get_field;
+use datafusion::functions_nested::expr_fn::{cardinality, make_array, map_entries, range};
 use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit, when};
 
 const ELEMENT: &str = "__verger_generated_element";
@@ -30,9 +32,10 @@ pub struct Generator<'e> {
     /// The generator's place among the select's expressions.
     pub position: usize,
     argument: &'e Expression,
+    name: String,
     outer: bool,
     with_position: bool,
-    names: Vec<String>,
+    aliases: Option<Vec<String>>,
 }
 
 fn generator_call(expression: &Expression) -> Option<(&str, &[Expression])> {
@@ -65,19 +68,14 @@ pub fn find_generator(expressions: &[Expression]) -> ConnectResult<Option<Genera
         let [argument] = arguments else {
             return Err(ConnectError::analysis(format!("`{name}` takes one argument, an array")));
         };
-        let defaults: Vec<String> = if with_position { vec!["pos".into(), "col".into()] } else { vec!["col".into()] };
-        let names = match aliases {
-            Some(names) if names.len() != defaults.len() => {
-                return Err(ConnectError::analysis(format!(
-                    "[UDTF_ALIAS_NUMBER_MISMATCH] The number of aliases supplied in the AS clause does not match the number of columns output by `{name}`. Expected {} aliases but got {}.",
-                    defaults.len(),
-                    names.len()
-                )));
-            }
-            Some(names) => names.clone(),
-            None => defaults,
-        };
-        found = Some(Generator { position, argument, outer: lower.ends_with("_outer"), with_position, names });
+        found = Some(Generator {
+            position,
+            argument,
+            name: name.to_owned(),
+            outer: lower.ends_with("_outer"),
+            with_position,
+            aliases: aliases.cloned(),
+        });
     }
     Ok(found)
 }
@@ -94,19 +92,45 @@ impl Generator<'_> {
                 "[UDTF_ALIAS_NUMBER_MISMATCH] posexplode gives two columns; withColumn takes one. Use select(posexplode(…).alias(\"pos\", \"x\")).",
             ));
         }
-        Ok(Self { names: vec![name.to_owned()], ..self })
+        Ok(Self { aliases: Some(vec![name.to_owned()]), ..self })
+    }
+
+    /// The generated columns' names: the aliases, else Spark's `pos`, then `col` of an array or
+    /// `key`, `value` of a map.
+    fn names(&self, of_map: bool) -> ConnectResult<Vec<String>> {
+        let mut defaults: Vec<String> = if self.with_position { vec!["pos".into()] } else { Vec::new() };
+        if of_map {
+            defaults.extend(["key".into(), "value".into()]);
+        } else {
+            defaults.push("col".into());
+        }
+        match &self.aliases {
+            Some(names) if names.len() != defaults.len() => Err(ConnectError::analysis(format!(
+                "[UDTF_ALIAS_NUMBER_MISMATCH] The number of aliases supplied in the AS clause does not match the number of columns output by `{}`. Expected {} aliases but got {}.",
+                self.name,
+                defaults.len(),
+                names.len()
+            ))),
+            Some(names) => Ok(names.clone()),
+            None => Ok(defaults),
+        }
     }
 
     /// `input` with `before`, the generated column(s) of `array` and `after`, one row per
     /// element.
     pub fn generate(&self, input: DataFrame, array: Expr, before: Vec<Expr>, after: Vec<Expr>) -> ConnectResult<DataFrame> {
+        let input_type = array.get_type(input.schema())?;
+        let of_map = matches!(input_type, DataType::Map(_, _));
+        let names = self.names(of_map)?;
+        // A map explodes as the array of its entries, structs of `key` and `value`.
+        let array = if of_map { map_entries(array) } else { array };
         let array_type = array.get_type(input.schema())?;
         let element_type = match &array_type {
             DataType::List(field) | DataType::LargeList(field) | DataType::FixedSizeList(field, _) => field.data_type().clone(),
-            DataType::Map(_, _) => return Err(ConnectError::unsupported("explode of a map; explode map_entries(m) instead")),
             other => {
                 return Err(ConnectError::analysis(format!(
-                    "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] explode takes an array, not {}",
+                    "[DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE] `{}` takes an array or a map, not {}",
+                    self.name,
                     crate::expression::spark_type_name(other)
                 )));
             }
@@ -118,7 +142,10 @@ impl Generator<'_> {
         };
         let (elements, positions) = if self.outer {
             let non_empty = length.clone().gt(lit(0i64));
-            let elements = when(non_empty.clone(), array.clone()).otherwise(one_null(&element_type, array_type.clone())?)?;
+            // The elements may be NULL now (a map's entries are not, so their list says so).
+            let nullable_list = DataType::new_list(element_type.clone(), true);
+            let elements =
+                when(non_empty.clone(), cast(array.clone(), nullable_list.clone())).otherwise(one_null(&element_type, nullable_list)?)?;
             let positions = when(non_empty, range(lit(0i64), length, lit(1i64)))
                 .otherwise(one_null(&DataType::Int64, DataType::new_list(DataType::Int64, true))?)?;
             (elements, positions)
@@ -133,17 +160,21 @@ impl Generator<'_> {
         select.extend(after);
         let generated: Vec<&str> = if self.with_position { vec![POSITION, ELEMENT] } else { vec![ELEMENT] };
         let unnested = input.select(select)?.unnest_columns_with_options(&generated, UnnestOptions::new().with_preserve_nulls(false))?;
-        let names = &self.names;
-        let output: Vec<Expr> = unnested
-            .schema()
-            .columns()
-            .into_iter()
-            .map(|column| match column.name.as_str() {
-                POSITION => cast(Expr::Column(column), DataType::Int32).alias(&names[0]),
-                ELEMENT => Expr::Column(column).alias(&names[names.len() - 1]),
-                _ => Expr::Column(column),
-            })
-            .collect();
+        let mut output: Vec<Expr> = Vec::new();
+        for column in unnested.schema().columns() {
+            match column.name.as_str() {
+                POSITION => output.push(cast(Expr::Column(column), DataType::Int32).alias(&names[0])),
+                ELEMENT if of_map => {
+                    let [.., key, value] = names.as_slice() else {
+                        return Err(ConnectError::analysis("a map explodes into a key and a value column"));
+                    };
+                    output.push(get_field(Expr::Column(column.clone()), "key").alias(key));
+                    output.push(get_field(Expr::Column(column), "value").alias(value));
+                }
+                ELEMENT => output.push(Expr::Column(column).alias(&names[names.len() - 1])),
+                _ => output.push(Expr::Column(column)),
+            }
+        }
         Ok(unnested.select(output)?)
     }
 }

@@ -1,10 +1,11 @@
 //! `spark.sql(…)`: Spark SQL on the session. The session parses with Spark's dialect (see
 //! `session::speak_spark_sql`); what DataFusion parses but cannot plan is rewritten on the
-//! syntax tree first: `a DIV b` becomes verger's `spark_div(a, b)`. Numbers take Spark's types
+//! syntax tree first: `a DIV b` becomes verger's `spark_div(a, b)`, `explode(xs)` in a select
+//! list `unnest(xs) AS col` (see `verger_spark::spark_generators`). Numbers take Spark's types
 //! (`1` INT, `1L` BIGINT, `0.5` DECIMAL, `0.5D` DOUBLE; see `verger_spark::spark_numeric_suffixes`).
 //! SQL expressions in the DataFrame API (`F.expr`) get the same treatment.
 
-use crate::error::ConnectResult;
+use crate::error::{ConnectError, ConnectResult};
 use datafusion::common::DFSchema;
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::Expr;
@@ -20,8 +21,19 @@ use std::ops::ControlFlow;
 /// `query` planned and, for DDL, run, as `SessionContext::sql` does.
 pub async fn spark_sql(ctx: &SessionContext, query: &str) -> ConnectResult<DataFrame> {
     let statement = parse(ctx, query)?;
-    let plan = ctx.state().statement_to_plan(statement).await?;
+    let plan = ctx.state().statement_to_plan(statement).await.map_err(explode_of_a_map)?;
     Ok(ctx.execute_logical_plan(plan).await?)
+}
+
+/// `explode(m)` of a map in SQL text becomes `unnest(m)`, which takes no map: say so by name.
+fn explode_of_a_map(error: datafusion::error::DataFusionError) -> ConnectError {
+    if error.to_string().contains("unnest() can only be applied to array") {
+        ConnectError::unsupported(
+            "explode of a map in SQL text; the DataFrame API's F.explode(m) gives its key and value columns, or explode map_keys(m) / map_values(m)",
+        )
+    } else {
+        error.into()
+    }
 }
 
 /// `query` parsed as Spark SQL: Spark's numeric literals, `DIV` as `spark_div`.
@@ -45,6 +57,7 @@ pub fn parse(ctx: &SessionContext, query: &str) -> ConnectResult<Statement> {
             inner,
             ast::Statement::Query(_) | ast::Statement::Insert(_) | ast::Statement::CreateView(_) | ast::Statement::CreateTable(_)
         ) {
+            verger_spark::spark_generators(inner)?;
             verger_spark::spark_integer_literals(inner);
         }
         verger_spark::spark_type_names(inner);
