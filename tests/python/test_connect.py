@@ -534,8 +534,13 @@ class ServerOptions(unittest.TestCase):
         processes = Processes()
         try:
             url = start_connect(processes, "--token", "s3cr3t-token")
-            with self.assertRaises(Exception) as refused:
-                SparkSession.builder.remote(url).create().range(1).collect()
+            # Every session is stopped: PySpark's exit hook otherwise retries its RPCs for minutes.
+            tokenless = SparkSession.builder.remote(url).create()
+            try:
+                with self.assertRaises(Exception) as refused:
+                    tokenless.range(1).collect()
+            finally:
+                tokenless.stop()
             self.assertIn("token", str(refused.exception))
             # With a token and no TLS, PySpark sends it only to "localhost" (gRPC local credentials).
             spark = SparkSession.builder.remote(url.replace("127.0.0.1", "localhost") + "/;token=s3cr3t-token").create()

@@ -24,6 +24,19 @@ use verger_spark::range::SparkRangeCodec;
 
 use crate::shadowed::{decode_shadowed_builtin, encode_shadowed_builtin};
 
+/// A function call's definition: a shadowed DataFusion builtin's mark, else `otherwise`'s.
+fn decode_udf(name: &str, buf: &[u8], otherwise: impl FnOnce() -> Result<Arc<ScalarUDF>>) -> Result<Arc<ScalarUDF>> {
+    match buf.strip_prefix(VERGER_TAG).and_then(|body| decode_shadowed_builtin(name, body)) {
+        Some(builtin) => Ok(builtin),
+        None => otherwise(),
+    }
+}
+
+/// Marks a shadowed DataFusion builtin; any other function is `otherwise`'s to encode.
+fn encode_udf(node: &ScalarUDF, buf: &mut Vec<u8>, otherwise: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+    if encode_shadowed_builtin(node, VERGER_TAG, buf) { Ok(()) } else { otherwise(buf) }
+}
+
 /// Marks an encoding by verger's composed codecs.
 pub const VERGER_TAG: &[u8] = b"verger\0";
 
@@ -104,14 +117,11 @@ impl LogicalExtensionCodec for VergerLogicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match buf.strip_prefix(VERGER_TAG).and_then(|body| decode_shadowed_builtin(name, body)) {
-            Some(builtin) => Ok(builtin),
-            None => self.ballista.try_decode_udf(name, buf),
-        }
+        decode_udf(name, buf, || self.ballista.try_decode_udf(name, buf))
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if encode_shadowed_builtin(node, VERGER_TAG, buf) { Ok(()) } else { self.ballista.try_encode_udf(node, buf) }
+        encode_udf(node, buf, |buf| self.ballista.try_encode_udf(node, buf))
     }
 
     fn try_decode_file_format(&self, buf: &[u8], ctx: &TaskContext) -> Result<Arc<dyn FileFormatFactory>> {
@@ -161,13 +171,10 @@ impl PhysicalExtensionCodec for VergerPhysicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match buf.strip_prefix(VERGER_TAG).and_then(|body| decode_shadowed_builtin(name, body)) {
-            Some(builtin) => Ok(builtin),
-            None => self.ballista.try_decode_udf(name, buf),
-        }
+        decode_udf(name, buf, || self.ballista.try_decode_udf(name, buf))
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        if encode_shadowed_builtin(node, VERGER_TAG, buf) { Ok(()) } else { self.ballista.try_encode_udf(node, buf) }
+        encode_udf(node, buf, |buf| self.ballista.try_encode_udf(node, buf))
     }
 }

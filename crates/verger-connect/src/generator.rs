@@ -66,7 +66,7 @@ pub fn find_generator(expressions: &[Expression]) -> ConnectResult<Option<Genera
         let lower = name.to_ascii_lowercase();
         let with_position = lower.starts_with("pos");
         let [argument] = arguments else {
-            return Err(ConnectError::analysis(format!("`{name}` takes one argument, an array")));
+            return Err(ConnectError::analysis(format!("`{name}` takes one argument, an array or a map")));
         };
         found = Some(Generator {
             position,
