@@ -35,6 +35,8 @@ from pyspark.errors import (  # noqa: E402
 )
 from pyspark.sql import Row, SparkSession, Window  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
+from pyspark.ml.functions import array_to_vector, vector_to_array  # noqa: E402
+from pyspark.ml.linalg import DenseVector, SparseVector, Vectors, VectorUDT  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VERGER = os.environ.get("VERGER_BIN", os.path.join(ROOT, "target", "debug", "verger"))
@@ -435,6 +437,25 @@ class ConnectCases:
             self.assertNotEqual(self.spark.conf.get("spark.sql.shuffle.partitions"), "7")
         finally:
             other.stop()
+
+    def test_spark_ml_vectors_cross_as_vector_udt(self):
+        df = self.spark.createDataFrame([(1, [1.0, 2.0, 3.0]), (2, [0.0, 0.0, 5.0]), (3, None)], ["id", "xs"])
+        vectors = df.select("id", array_to_vector("xs").alias("v")).orderBy("id")
+        self.assertIsInstance(vectors.schema["v"].dataType, VectorUDT)
+        self.assertEqual([r.v for r in vectors.collect()], [DenseVector([1.0, 2.0, 3.0]), DenseVector([0.0, 0.0, 5.0]), None])
+        self.assertIn("|[1.0,2.0,3.0]|", vectors._show_string())
+        back = vectors.select(vector_to_array("v", "float32").alias("a")).collect()
+        self.assertEqual([r.a for r in back], [[1.0, 2.0, 3.0], [0.0, 0.0, 5.0], None])
+        # From the client: dense and sparse vectors; Spark's VectorAssembler keeps mostly-zero rows sparse.
+        local = self.spark.createDataFrame([(Vectors.dense([1.0, 2.0, 0.0]),), (Vectors.sparse(3, [1], [7.0]),)], ["v"])
+        self.assertEqual([r.a for r in local.select(vector_to_array("v").alias("a")).collect()], [[1.0, 2.0, 0.0], [0.0, 7.0, 0.0]])
+        assembled = self.spark.sql("SELECT vector_assemble('error', 1.5, array(0.0D, 0.0D, 0.0D, 0.0D), 0) AS v").first().v
+        self.assertEqual(assembled, SparseVector(6, {0: 1.5}))
+        with self.assertRaises(Exception) as bad:
+            self.spark.sql("SELECT vector_assemble('error', CAST(NULL AS DOUBLE), 1.0) AS v").collect()
+        self.assertIn("encountered NULL in input 1", str(bad.exception))
+        with self.assertRaises(AnalysisException):
+            df.select(vector_to_array("xs")).collect()
 
     def test_interrupt_cancels_a_running_query(self):
         big = self.spark.range(100000).withColumnRenamed("id", "a").crossJoin(self.spark.range(100000).withColumnRenamed("id", "b"))

@@ -210,11 +210,6 @@ impl ExprContext<'_> {
                     "[UNSUPPORTED_GENERATOR.NESTED_IN_EXPRESSIONS] The generator `{name}` must be a whole column of a select or withColumn, not part of another expression."
                 )));
             }
-            "array_to_vector" | "vector_to_array" => {
-                return Err(ConnectError::unsupported(format!(
-                    "`{name}` (pyspark.ml vectors) yet; image_features already returns an array of floats that verger's standard_scale and pca functions take"
-                )));
-            }
             _ => {}
         }
         self.aggregate(&lower, arguments, distinct)

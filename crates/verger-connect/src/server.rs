@@ -210,6 +210,9 @@ fn tree_string(schema: &Schema, level: Option<i32>) -> String {
 }
 
 fn simple_type_name(data_type: &DataType) -> String {
+    if verger::is_spark_vector(data_type) {
+        return "vector".into();
+    }
     match types::spark_type(data_type).ok().and_then(|t| t.kind) {
         Some(kind) => {
             use crate::proto::data_type::Kind;
@@ -249,6 +252,7 @@ fn tree_field(out: &mut String, name: &str, data_type: &DataType, nullable: bool
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
             tree_field(out, "element", f.data_type(), f.is_nullable(), "containsNull", depth + 1, max)
         }
+        DataType::Struct(_) if verger::is_spark_vector(data_type) => {}
         DataType::Struct(fields) => {
             for f in fields {
                 tree_field(out, f.name(), f.data_type(), f.is_nullable(), "nullable", depth + 1, max);

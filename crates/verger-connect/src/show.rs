@@ -56,6 +56,7 @@ pub fn cell(array: &dyn Array, row: usize) -> ConnectResult<String> {
         DataType::List(_) => list(&array.as_list::<i32>().value(row))?,
         DataType::LargeList(_) => list(&array.as_list::<i64>().value(row))?,
         DataType::FixedSizeList(_, _) => list(&array.as_fixed_size_list().value(row))?,
+        DataType::Struct(_) if verger::is_spark_vector(array.data_type()) => vector(array.as_struct(), row)?,
         DataType::Struct(_) => {
             let s = array.as_struct();
             let values = s.columns().iter().map(|c| cell(c.as_ref(), row)).collect::<ConnectResult<Vec<_>>>()?;
@@ -80,6 +81,24 @@ pub fn cell(array: &dyn Array, row: usize) -> ConnectResult<String> {
 fn list(values: &dyn Array) -> ConnectResult<String> {
     let cells = (0..values.len()).map(|i| cell(values, i)).collect::<ConnectResult<Vec<_>>>()?;
     Ok(format!("[{}]", cells.join(", ")))
+}
+
+/// A Spark ML vector as its `toString`: `[1.0,2.0]` dense, `(size,[indices],[values])` sparse.
+fn vector(vectors: &datafusion::arrow::array::StructArray, row: usize) -> ConnectResult<String> {
+    let items = |column: usize| -> ConnectResult<String> {
+        let list = vectors.column(column).as_list::<i32>();
+        if list.is_null(row) {
+            return Ok("[]".into());
+        }
+        let values = list.value(row);
+        let cells = (0..values.len()).map(|i| cell(values.as_ref(), i)).collect::<ConnectResult<Vec<_>>>()?;
+        Ok(format!("[{}]", cells.join(",")))
+    };
+    let dense = vectors.column(0).as_primitive::<datafusion::arrow::datatypes::Int8Type>().value(row) == 1;
+    if dense {
+        return items(3);
+    }
+    Ok(format!("({},{},{})", cell(vectors.column(1).as_ref(), row)?, items(2)?, items(3)?))
 }
 
 fn hex(bytes: &[u8]) -> String {

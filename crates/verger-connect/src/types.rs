@@ -13,8 +13,30 @@ fn kind(kind: Kind) -> SparkType {
     SparkType { kind: Some(kind) }
 }
 
+/// The Spark ML vector type's classes, as PySpark names them in a schema.
+const VECTOR_UDT_JVM: &str = "org.apache.spark.ml.linalg.VectorUDT";
+const VECTOR_UDT_PYTHON: &str = "pyspark.ml.linalg.VectorUDT";
+
+/// A Spark ML vector column (see `verger::is_spark_vector`): a `VectorUDT` over its struct, so
+/// that PySpark reads `DenseVector` / `SparseVector` values.
+fn vector_udt(data_type: &DataType) -> ConnectResult<SparkType> {
+    let DataType::Struct(fields) = data_type else {
+        return Err(ConnectError::invalid("a vector that is not a struct"));
+    };
+    Ok(kind(Kind::Udt(Box::new(spark::Udt {
+        r#type: "udt".into(),
+        jvm_class: Some(VECTOR_UDT_JVM.into()),
+        python_class: Some(VECTOR_UDT_PYTHON.into()),
+        serialized_python_class: None,
+        sql_type: Some(Box::new(kind(Kind::Struct(spark_struct(fields)?)))),
+    }))))
+}
+
 /// The Spark type PySpark shows for an Arrow type of verger's results.
 pub fn spark_type(data_type: &DataType) -> ConnectResult<SparkType> {
+    if verger::is_spark_vector(data_type) {
+        return vector_udt(data_type);
+    }
     Ok(match data_type {
         DataType::Null => kind(Kind::Null(spark::Null::default())),
         DataType::Boolean => kind(Kind::Boolean(spark::Boolean::default())),
@@ -186,6 +208,15 @@ pub fn arrow_type(data_type: &SparkType, time_zone: &str) -> ConnectResult<DataT
             DataType::Map(Arc::new(entries), false)
         }
         Kind::Unparsed(u) => parse_type_name(&u.data_type_string, time_zone)?,
+        Kind::Udt(udt) => match &udt.sql_type {
+            Some(sql_type) => arrow_type(sql_type, time_zone)?,
+            None => {
+                return Err(ConnectError::unsupported(format!(
+                    "the user-defined type {} without its SQL type",
+                    udt.python_class.as_deref().unwrap_or("?")
+                )));
+            }
+        },
         other => return Err(ConnectError::unsupported(format!("the Spark type {}", kind_name(other)))),
     })
 }

@@ -18,6 +18,7 @@ mod moments;
 pub mod one_liner;
 mod pca;
 mod scaler;
+pub mod spark_vector;
 mod vectors;
 
 pub use error::MlError;
@@ -40,8 +41,8 @@ pub fn ml_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 }
 
 /// The transforms (`standard_scale`, `pca_transform`), the one-liners (`pca`,
-/// `standardize`) and the
-/// internal model broadcast the one-liners use.
+/// `standardize`), Spark ML's vectors (`array_to_vector`, `vector_to_array`,
+/// `vector_assemble`) and the internal model broadcast the one-liners use.
 pub fn ml_scalar_functions() -> Vec<Arc<ScalarUDF>> {
     let mut functions = vec![
         Arc::new(ScalarUDF::from(StandardScale::default())),
@@ -49,6 +50,9 @@ pub fn ml_scalar_functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::from(one_liner::BroadcastModel::default())),
         Arc::new(ScalarUDF::from(one_liner::BroadcastKey::default())),
         Arc::new(ScalarUDF::from(one_liner::PcaExplainedVariance::default())),
+        Arc::new(ScalarUDF::from(spark_vector::ArrayToVector::default())),
+        Arc::new(ScalarUDF::from(spark_vector::VectorToArray::default())),
+        Arc::new(ScalarUDF::from(spark_vector::VectorAssemble::default())),
     ];
     functions.extend(one_liner::ONE_LINERS.iter().map(|spec| Arc::new(ScalarUDF::from(one_liner::OneLinerFunction::new(*spec)))));
     functions

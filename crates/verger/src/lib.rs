@@ -42,6 +42,7 @@ pub use verger_features::{
     wait_for_preloads,
 };
 pub use verger_ml::one_liner::{FitTransformRule, calls_one_liner, release_failed_query};
+pub use verger_ml::spark_vector::{is_spark_vector, spark_vector_type};
 pub use verger_ml::{PcaModel, ScalerModel, ml_aggregate_functions, ml_scalar_functions};
 pub use verger_parquet::{CommittedWriteRule, Manifest, SaveMode, read_manifest};
 pub use verger_storage::{S3Options, VergerObjectStoreRegistry, redact, register_secret};
